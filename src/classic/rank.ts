@@ -1,0 +1,98 @@
+import { readFile } from 'node:fs/promises'
+import path from 'node:path'
+import { buildStats } from '../launch/stats.ts'
+import { awaitTracker, publishTracker, withdrawTracker } from '../launch/rendezvous.ts'
+import { PeerNode } from '../peer/peer.ts'
+import { ClassicStore } from '../storage/classic-store.ts'
+import { verifySegment } from '../storage/verify.ts'
+import { Tracker } from '../tracker/server.ts'
+import { writeFileAtomic } from '../util/atomic-write.ts'
+import { InputError, parseClassicInput } from './input.ts'
+
+/** Everything one classic rank needs. */
+export interface ClassicRankOptions {
+  rank: number
+  size: number
+  /** Directory with inR.txt, where clientR_<file> is written. */
+  dir: string
+  /** Rendezvous file where rank 0 publishes the tracker's address. */
+  rendezvous: string
+  /** Rank 0: write the stats JSON here. */
+  statsFile?: string | null
+  /** Rank 0: bind address. Default 127.0.0.1. */
+  host?: string
+  secret?: string | null
+  /** How long peers wait for the tracker's address. Default 30 000 ms. */
+  waitTrackerMs?: number
+  /** When the whole run started (for elapsedMs). Default: this process's start. */
+  startedAt?: number
+  /** Where messages go. */
+  log: (line: string) => void
+}
+
+/** Runs one rank of a classic swarm; resolves with the process exit code. */
+export async function runClassicRank (o: ClassicRankOptions): Promise<number> {
+  return o.rank === 0 ? await runTrackerRank(o) : await runPeerRank(o)
+}
+
+async function runTrackerRank (o: ClassicRankOptions): Promise<number> {
+  const started = o.startedAt ?? performance.timeOrigin
+  const tracker = new Tracker({ expectedPeers: o.size - 1, secret: o.secret ?? null })
+  const addr = await tracker.listen(o.host ?? '127.0.0.1', 0)
+  const publishHost = addr.host === '0.0.0.0' ? '127.0.0.1' : addr.host
+  await publishTracker(o.rendezvous, publishHost, addr.port)
+  if (o.size === 1) {
+    await withdrawTracker(o.rendezvous)
+    await tracker.close()
+    return 0
+  }
+  const result = await tracker.finished()
+  await withdrawTracker(o.rendezvous)
+  if (o.statsFile != null) {
+    const stats = buildStats(o.size, Date.now() - started, result.uploads, result.transfers)
+    await writeFileAtomic(o.statsFile, JSON.stringify(stats) + '\n')
+  }
+  await tracker.close()
+  for (const p of result.problems) o.log(`tracker: ${p}`)
+  return result.ok ? 0 : 1
+}
+
+async function runPeerRank (o: ClassicRankOptions): Promise<number> {
+  const inputPath = path.join(o.dir, `in${o.rank}.txt`)
+  let text: string
+  try {
+    text = await readFile(inputPath, 'utf8')
+  } catch (err) {
+    o.log(`${inputPath}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+    return 2
+  }
+  let input
+  try {
+    input = parseClassicInput(text, inputPath)
+  } catch (err) {
+    if (err instanceof InputError) { o.log(err.message); return 2 }
+    throw err
+  }
+  const address = await awaitTracker(o.rendezvous, o.waitTrackerMs ?? 30_000)
+  const store = new ClassicStore(o.rank, o.dir, input)
+  const node = new PeerNode({
+    store,
+    tracker: address,
+    rank: o.rank,
+    secret: o.secret ?? null,
+    listenHost: o.host ?? '127.0.0.1',
+    download: { verify: verifySegment, perSourceLimit: 4, maxInFlight: 16 }
+  })
+  try {
+    await node.start(input.wants)
+    await node.downloadAll(input.wants)
+    node.reportFinished()
+    await node.whenCloseRequested()
+    return 0
+  } catch (err) {
+    o.log(`rank ${o.rank}: ${(err as Error).message}`)
+    return 1
+  } finally {
+    await node.stop()
+  }
+}

@@ -1,0 +1,205 @@
+import { EventEmitter, once } from 'node:events'
+import net from 'node:net'
+import { ProtocolError } from '../protocol/errors.ts'
+import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder } from '../protocol/frame.ts'
+import { HANDSHAKE_MAX_FRAME_BYTES, checkAuth, checkHello, computeMac, createHello } from '../protocol/handshake.ts'
+import { decodeMessage, encodeMessage, type Message, type Role } from '../protocol/messages.ts'
+
+/** Lifecycle of a connection. */
+export type ConnectionStatus = 'handshaking' | 'active' | 'closing' | 'closed'
+
+/** Options shared by both ends of a connection. */
+export interface ConnectionOptions {
+  role: Role
+  id: number
+  /** Swarm secret; null = open swarm. Default null. */
+  secret?: string | null
+  /** Largest frame body after the handshake. Default DEFAULT_MAX_FRAME_BYTES. */
+  maxFrameBytes?: number
+  /** Time allowed for the whole handshake. Default 10 000 ms. */
+  handshakeTimeoutMs?: number
+  /** Close after this long without traffic; 0 = never. Default 0. */
+  idleTimeoutMs?: number
+}
+
+/** What the remote side said about itself. */
+export interface RemoteInfo { role: Role, id: number }
+
+/**
+ * One framed, handshaken TCP connection. Emits `message` (Message) and, once, `close` (Error | undefined).
+ * Never emits `error`: a remote fault closes this connection only and is reported through `close`.
+ */
+export class Connection extends EventEmitter {
+  status: ConnectionStatus = 'handshaking'
+  remote: RemoteInfo = { role: 'peer', id: 0 }
+  readonly socket: net.Socket
+  private readonly decoder: FrameDecoder
+  private closeError: Error | undefined
+  private readonly closed: Promise<void>
+
+  private constructor (socket: net.Socket) {
+    super()
+    this.socket = socket
+    this.decoder = new FrameDecoder({ maxFrameBytes: HANDSHAKE_MAX_FRAME_BYTES })
+    socket.setNoDelay(true)
+    this.closed = new Promise(resolve => {
+      socket.once('close', () => {
+        this.status = 'closed'
+        this.emit('close', this.closeError)
+        resolve()
+      })
+    })
+    socket.on('error', err => { this.closeError ??= err })
+  }
+
+  /** Runs the handshake on a connected socket (either side) and resolves with an active connection. */
+  static async establish (socket: net.Socket, opts: ConnectionOptions): Promise<Connection> {
+    const conn = new Connection(socket)
+    await conn.handshake(opts)
+    return conn
+  }
+
+  /** Dials `host:port` and runs the handshake. */
+  static async connect (host: string, port: number, opts: ConnectionOptions & { signal?: AbortSignal }): Promise<Connection> {
+    const socket = net.connect({ host, port, noDelay: true })
+    const timeout = setTimeout(() => socket.destroy(new ProtocolError('ERR_TIMEOUT', `connect to ${host}:${port} timed out`)), opts.handshakeTimeoutMs ?? 10_000)
+    const onAbort = (): void => { socket.destroy(new Error('aborted')) }
+    opts.signal?.addEventListener('abort', onAbort, { once: true })
+    try {
+      await once(socket, 'connect')
+    } finally {
+      clearTimeout(timeout)
+      opts.signal?.removeEventListener('abort', onAbort)
+    }
+    return await Connection.establish(socket, opts)
+  }
+
+  private async handshake (opts: ConnectionOptions): Promise<void> {
+    const secret = opts.secret ?? null
+    const hello = createHello({ role: opts.role, id: opts.id, secret })
+    const socket = this.socket
+    let theirs: Extract<Message, { type: 'hello' }> | null = null
+    let settle: ((err?: Error) => void) | null = null
+    const done = new Promise<void>((resolve, reject) => {
+      settle = err => { settle = null; if (err === undefined) resolve(); else reject(err) }
+    })
+    const timer = setTimeout(() => settle?.(new ProtocolError('ERR_TIMEOUT', 'handshake timed out')), opts.handshakeTimeoutMs ?? 10_000)
+    const onMessage = (msg: Message): void => {
+      if (msg.type === 'error') throw new ProtocolError('ERR_AUTH', `refused by the remote side: ${msg.message}`)
+      if (theirs === null) {
+        theirs = checkHello(hello, msg)
+        if (secret === null) { settle?.(); return }
+        this.write({ type: 'auth', mac: computeMac(secret, opts.role, theirs.nonce, hello.nonce) })
+        return
+      }
+      checkAuth(secret as string, hello, theirs, msg)
+      settle?.()
+    }
+    const onData = (chunk: Buffer): void => {
+      try {
+        for (const body of this.decoder.push(chunk)) {
+          if (settle === null) { this.dispatch(body); continue } // frames right behind the handshake
+          onMessage(decodeMessage(body))
+          if (settle === null) this.decoder.maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
+        }
+      } catch (err) {
+        if (settle !== null) {
+          if (err instanceof ProtocolError && (err.code === 'ERR_AUTH' || err.code === 'ERR_BAD_HANDSHAKE') && !err.message.startsWith('refused')) {
+            this.write({ type: 'error', code: err.code, message: err.message })
+          }
+          settle(err as Error)
+        } else this.fail(err as Error)
+      }
+    }
+    const onClose = (): void => settle?.(this.closeError ?? new ProtocolError('ERR_BAD_HANDSHAKE', 'connection closed during the handshake'))
+    socket.on('data', onData)
+    socket.once('close', onClose)
+    this.write(hello)
+    try {
+      await done
+    } catch (err) {
+      this.destroy(err as Error)
+      throw err
+    } finally {
+      clearTimeout(timer)
+      socket.off('close', onClose)
+    }
+    this.remote = { role: (theirs as unknown as Extract<Message, { type: 'hello' }>).role, id: (theirs as unknown as Extract<Message, { type: 'hello' }>).id }
+    this.status = 'active'
+    const idle = opts.idleTimeoutMs ?? 0
+    if (idle > 0) {
+      socket.setTimeout(idle, () => this.fail(new ProtocolError('ERR_TIMEOUT', `idle for ${idle} ms`)))
+    }
+  }
+
+  private readonly pending: Buffer[] = []
+
+  private dispatch (body: Buffer): void {
+    if (this.status !== 'active') { this.pending.push(body); return }
+    const msg = decodeMessage(body)
+    this.emit('message', msg)
+  }
+
+  /**
+   * Starts delivering messages. Call once listeners are attached: frames that arrived together with
+   * the handshake are held until then.
+   */
+  start (): void {
+    const held = this.pending.splice(0)
+    try {
+      for (const body of held) this.emit('message', decodeMessage(body))
+    } catch (err) { this.fail(err as Error) }
+  }
+
+  private write (msg: Message): boolean {
+    const parts = encodeMessage(msg)
+    if (parts.length === 1) return this.socket.write(parts[0] as Buffer)
+    this.socket.cork()
+    let ok = true
+    for (const p of parts) ok = this.socket.write(p)
+    this.socket.uncork()
+    return ok
+  }
+
+  /** Sends a message; returns false when the socket buffer is full (wait for {@link drained}). Dropped when closed. */
+  send (msg: Message): boolean {
+    if (this.status === 'closed' || this.socket.destroyed) return false
+    return this.write(msg)
+  }
+
+  /** Resolves when the socket can take more data (or is closed). */
+  async drained (): Promise<void> {
+    if (!this.socket.writableNeedDrain || this.socket.destroyed) return
+    await new Promise<void>(resolve => {
+      const done = (): void => { this.socket.off('drain', done); this.socket.off('close', done); resolve() }
+      this.socket.on('drain', done)
+      this.socket.on('close', done)
+    })
+  }
+
+  /** Closes because of a remote fault: that connection only. */
+  fail (err: Error): void {
+    this.destroy(err)
+  }
+
+  private destroy (err?: Error): void {
+    if (err !== undefined) this.closeError ??= err
+    if (this.status !== 'closed') this.status = 'closing'
+    this.socket.destroy()
+  }
+
+  /** Sends what is queued, then closes. Idempotent. */
+  async close (): Promise<void> {
+    if (this.status === 'closed') return
+    if (this.status !== 'closing') {
+      this.status = 'closing'
+      this.socket.end()
+      const t = setTimeout(() => this.socket.destroy(), 2000)
+      t.unref()
+    }
+    await this.closed
+  }
+
+  /** Resolves when the connection has closed. */
+  async whenClosed (): Promise<void> { await this.closed }
+}

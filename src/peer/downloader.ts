@@ -1,0 +1,367 @@
+import { EventEmitter } from 'node:events'
+import { debuglog } from 'node:util'
+import { HASH_BYTES, type FileMeta, type Member, type Transfer } from '../protocol/messages.ts'
+import { unsafeNameReason } from '../protocol/names.ts'
+import { Bitfield } from '../storage/bitfield.ts'
+import type { DownloadFile, SegmentStore } from '../storage/store.ts'
+import type { PeerLink } from './peer-link.ts'
+import type { PeerPool } from './peer-pool.ts'
+import { pickRequest, type SourceView } from './source-picker.ts'
+import type { SwarmAnswer, TrackerLink } from './tracker-link.ts'
+
+const log = debuglog('dfss:download')
+
+/** Tuning of the download engine; every field has a default. */
+export interface DownloaderOptions {
+  /** Requests in flight to one source. Default 4. */
+  perSourceLimit?: number
+  /** Requests in flight in all. Default 32. */
+  maxInFlight?: number
+  /** Ask the tracker for the swarm again after this many segments of a file. Default 10. */
+  refreshEvery?: number
+  /** A request not answered in this time goes to another source. Default 15 000 ms. */
+  requestTimeoutMs?: number
+  /** Sources that sent this many bad segments are avoided. Default 3. */
+  maxBadSegments?: number
+  /** Most sources used per file. Default 64. */
+  maxSourcesPerFile?: number
+  /** Verifies a segment (may run off the main thread). */
+  verify: (meta: FileMeta, index: number, data: Buffer) => Promise<boolean> | boolean
+  /** Random numbers in [0, 1); injectable for tests. Default Math.random. */
+  random?: () => number
+}
+
+interface Source {
+  member: Member
+  bits: Bitfield | null
+  link: PeerLink | null
+  connecting: boolean
+  asked: number
+  inFlight: number
+  bad: number
+  failed: boolean
+  lacks: Set<number>
+}
+
+/** A segment received: who sent it, for the progress display and stats. */
+export interface SegmentEvent { file: string, index: number, from: number, bytes: number, have: number, total: number }
+
+class FileJob {
+  readonly meta: FileMeta
+  readonly file: DownloadFile
+  readonly total: number
+  readonly sources = new Map<number, Source>()
+  readonly inFlight = new Map<number, Set<number>>()
+  readonly availability: Int32Array
+  readonly tiebreak: Float64Array
+  missing: Set<number>
+  sinceRefresh = 0
+  refreshing = false
+  stallTimer: NodeJS.Timeout | null = null
+  stallBackoffMs = 10
+  finishing = false
+  resolve!: () => void
+  reject!: (e: Error) => void
+  readonly done: Promise<void>
+
+  constructor (meta: FileMeta, file: DownloadFile, random: () => number) {
+    this.meta = meta
+    this.file = file
+    this.total = meta.hashes.length / HASH_BYTES
+    this.availability = new Int32Array(this.total)
+    this.tiebreak = new Float64Array(this.total)
+    for (let i = 0; i < this.total; i++) this.tiebreak[i] = random()
+    this.missing = new Set(file.missing())
+    this.done = new Promise((resolve, reject) => { this.resolve = resolve; this.reject = reject })
+  }
+}
+
+/**
+ * The peer's download engine, the same for classic and real files: swarm from the tracker, have-maps
+ * from the sources, fewest-uploads-first source choice, rarest-first segments, several requests in
+ * flight per source, verification, swarm refresh every `refreshEvery` segments, and an endgame.
+ * Emits `segment` (SegmentEvent), `file-done` (name, path) and `warning`.
+ */
+export class Downloader extends EventEmitter {
+  private readonly tracker: TrackerLink
+  private readonly store: SegmentStore
+  private readonly pool: PeerPool
+  private readonly announce: (file: string, index: number) => void
+  private readonly jobs = new Map<string, FileJob>()
+  private readonly tally = new Map<string, Transfer>()
+  private readonly opts: Required<DownloaderOptions>
+  private inFlightTotal = 0
+  private readonly selfId: () => number
+
+  constructor (deps: { tracker: TrackerLink, store: SegmentStore, pool: PeerPool, announce: (file: string, index: number) => void, selfId: () => number }, opts: DownloaderOptions) {
+    super()
+    this.tracker = deps.tracker
+    this.store = deps.store
+    this.pool = deps.pool
+    this.announce = deps.announce
+    this.selfId = deps.selfId
+    this.opts = {
+      perSourceLimit: opts.perSourceLimit ?? 4,
+      maxInFlight: opts.maxInFlight ?? 32,
+      refreshEvery: opts.refreshEvery ?? 10,
+      requestTimeoutMs: opts.requestTimeoutMs ?? 15_000,
+      maxBadSegments: opts.maxBadSegments ?? 3,
+      maxSourcesPerFile: opts.maxSourcesPerFile ?? 64,
+      verify: opts.verify,
+      random: opts.random ?? Math.random
+    }
+  }
+
+  /** Segments received per (source, file), for CLIENT_FIN and the stats. */
+  transfers (): Transfer[] { return [...this.tally.values()] }
+
+  /** Downloads one file by name; resolves with the published path. */
+  async download (name: string): Promise<void> {
+    const why = unsafeNameReason(name)
+    if (why !== null) throw new Error(`refused file name ${JSON.stringify(name)}: ${why}`)
+    const answer = await this.tracker.swarm(name, true)
+    if (answer.meta === null) throw new Error(`"${name}" is not in the tracker's catalog`)
+    if (answer.meta.name !== name) throw new Error(`the tracker answered for "${answer.meta.name}" instead of "${name}"`)
+    const file = await this.store.openDownload(answer.meta)
+    const job = new FileJob(answer.meta, file, this.opts.random)
+    this.jobs.set(name, job)
+    this.emit('file-start', name, job.total, job.total - job.missing.size, answer.meta.size)
+    if (job.missing.size === 0) {
+      await this.finishFile(job)
+    } else {
+      this.applySwarm(job, answer)
+      this.pump()
+    }
+    try {
+      await job.done
+    } finally {
+      if (job.stallTimer !== null) clearTimeout(job.stallTimer)
+      this.jobs.delete(name)
+    }
+  }
+
+  /** Number of sources we currently hold a connection to, per file (for progress). */
+  activeSources (name: string): number {
+    const job = this.jobs.get(name)
+    if (job === undefined) return 0
+    let n = 0
+    for (const s of job.sources.values()) if (s.link !== null && !s.failed) n++
+    return n
+  }
+
+  private applySwarm (job: FileJob, answer: SwarmAnswer): void {
+    const seen = new Set<number>()
+    for (const m of answer.members.slice(0, this.opts.maxSourcesPerFile)) {
+      if (m.id === this.selfId()) continue
+      seen.add(m.id)
+      let s = job.sources.get(m.id)
+      if (s === undefined) {
+        s = { member: m, bits: null, link: null, connecting: false, asked: 0, inFlight: 0, bad: 0, failed: false, lacks: new Set() }
+        job.sources.set(m.id, s)
+      }
+      s.member = m
+      s.asked = 0
+      s.lacks.clear()
+      if (s.failed && s.bad < this.opts.maxBadSegments && s.link === null) s.failed = false
+      if (m.seed && (s.bits === null || !s.bits.full)) this.setBits(job, s, Bitfield.full(job.total))
+      if (s.link === null && !s.connecting && !s.failed) this.connect(job, s)
+    }
+    for (const [id, s] of job.sources) {
+      if (!seen.has(id) && s.inFlight === 0 && s.link === null) {
+        this.setBits(job, s, null)
+        job.sources.delete(id)
+      }
+    }
+  }
+
+  private setBits (job: FileJob, s: Source, bits: Bitfield | null): void {
+    if (s.bits !== null) for (let i = 0; i < job.total; i++) if (s.bits.has(i)) job.availability[i] = (job.availability[i] as number) - 1
+    s.bits = bits
+    if (bits !== null) for (let i = 0; i < job.total; i++) if (bits.has(i)) job.availability[i] = (job.availability[i] as number) + 1
+  }
+
+  private connect (job: FileJob, s: Source): void {
+    s.connecting = true
+    const { id, host, port } = s.member
+    this.pool.get(id, host, port).then(link => {
+      s.connecting = false
+      if (job.sources.get(id) !== s) return
+      s.link = link
+      const name = job.meta.name
+      const onMap = (file: string, count: number, bits: Buffer): void => {
+        if (file !== name || job.sources.get(id) !== s) return
+        if (count !== job.total) { s.failed = true; return }
+        if (s.bits === null || !s.bits.full) this.setBits(job, s, new Bitfield(count, bits))
+        this.pump()
+      }
+      const onHave = (file: string, index: number): void => {
+        if (file !== name || s.bits === null || job.sources.get(id) !== s) return
+        if (s.bits.set(index)) job.availability[index] = (job.availability[index] as number) + 1
+        this.pump()
+      }
+      link.on('have-map', onMap)
+      link.on('have', onHave)
+      link.once('close', () => {
+        link.off('have-map', onMap)
+        link.off('have', onHave)
+        if (job.sources.get(id) === s) {
+          s.link = null
+          s.failed = true
+          this.setBits(job, s, null)
+          this.pump()
+        }
+      })
+      if (!s.member.seed) link.subscribe(name)
+      this.pump()
+    }, (err: Error) => {
+      s.connecting = false
+      s.failed = true
+      log('cannot reach peer %d: %s', id, err.message)
+      this.emit('warning', new Error(`cannot reach peer ${id} at ${host}:${port}: ${err.message}`))
+      this.pump()
+    })
+  }
+
+  /** Fills free request slots across all files. */
+  private pump (): void {
+    let progress = true
+    while (progress && this.inFlightTotal < this.opts.maxInFlight) {
+      progress = false
+      for (const job of this.jobs.values()) {
+        if (this.inFlightTotal >= this.opts.maxInFlight) break
+        if (job.finishing || job.missing.size === 0) continue
+        if (this.issueOne(job)) progress = true
+      }
+    }
+    for (const job of this.jobs.values()) this.checkStall(job)
+  }
+
+  private sourceViews (job: FileJob): SourceView[] {
+    const views: SourceView[] = []
+    for (const s of job.sources.values()) {
+      const bits = s.bits
+      views.push({
+        id: s.member.id,
+        score: s.member.uploads + s.asked,
+        inFlight: s.inFlight,
+        usable: bits !== null && s.link !== null && !s.failed,
+        has: i => bits !== null && bits.has(i) && !s.lacks.has(i)
+      })
+    }
+    return views
+  }
+
+  private issueOne (job: FileJob): boolean {
+    const candidates: number[] = []
+    for (const i of job.missing) if (!job.inFlight.has(i)) candidates.push(i)
+    const views = this.sourceViews(job)
+    let pick = candidates.length > 0
+      ? pickRequest({ sources: views, candidates, availability: i => job.availability[i] as number, tiebreak: i => job.tiebreak[i] as number, perSourceLimit: this.opts.perSourceLimit })
+      : null
+    if (pick === null && candidates.length === 0) {
+      // Endgame: every missing segment is in flight; ask a second source for the ones asked of only one.
+      const lonely = [...job.inFlight.entries()].filter(([, asked]) => asked.size === 1).map(([i]) => i)
+      if (lonely.length === 0) return false
+      const endViews = views.map(v => ({ ...v, has: (i: number) => v.has(i) && !(job.inFlight.get(i)?.has(v.id) ?? false) }))
+      pick = pickRequest({ sources: endViews, candidates: lonely, availability: i => job.availability[i] as number, tiebreak: i => job.tiebreak[i] as number, perSourceLimit: this.opts.perSourceLimit })
+    }
+    if (pick === null) return false
+    this.request(job, job.sources.get(pick.source) as Source, pick.index)
+    return true
+  }
+
+  private request (job: FileJob, s: Source, index: number): void {
+    const link = s.link as PeerLink
+    let asked = job.inFlight.get(index)
+    if (asked === undefined) { asked = new Set(); job.inFlight.set(index, asked) }
+    asked.add(s.member.id)
+    s.inFlight++
+    s.asked++
+    this.inFlightTotal++
+    link.request(job.meta.name, index, this.opts.requestTimeoutMs).then(async result => {
+      s.inFlight--
+      this.inFlightTotal--
+      asked.delete(s.member.id)
+      if (asked.size === 0 && job.inFlight.get(index) === asked) job.inFlight.delete(index)
+      if (result.kind === 'no') {
+        s.lacks.add(index)
+      } else if (result.kind === 'failed') {
+        log('request failed: %s', result.error.message)
+        this.emit('warning', result.error)
+        if (s.link === null || s.link.closed) s.failed = true
+        else s.bad++
+        if (s.bad >= this.opts.maxBadSegments) s.failed = true
+      } else if (job.missing.has(index)) {
+        await this.accept(job, s, index, result.data)
+      }
+      this.pump()
+    }).catch((err: Error) => { this.failJob(job, err) })
+  }
+
+  private async accept (job: FileJob, s: Source, index: number, data: Buffer): Promise<void> {
+    const ok = await this.opts.verify(job.meta, index, data)
+    if (!ok) {
+      s.bad++
+      s.lacks.add(index)
+      if (s.bad >= this.opts.maxBadSegments) s.failed = true
+      this.emit('warning', new Error(`peer ${s.member.id} sent a bad segment ${index} of "${job.meta.name}"${s.failed ? '; avoiding it' : ''}`))
+      return
+    }
+    if (!job.missing.has(index)) return // a duplicate from the endgame arrived first
+    job.missing.delete(index)
+    job.stallBackoffMs = 10
+    await job.file.write(index, data)
+    this.announce(job.meta.name, index)
+    const key = `${s.member.id}\0${job.meta.name}`
+    const t = this.tally.get(key)
+    if (t === undefined) this.tally.set(key, { from: s.member.id, file: job.meta.name, segments: 1 })
+    else t.segments++
+    this.emit('segment', { file: job.meta.name, index, from: s.member.id, bytes: data.length, have: job.total - job.missing.size, total: job.total } satisfies SegmentEvent)
+    if (job.missing.size === 0) {
+      await this.finishFile(job)
+      return
+    }
+    if (++job.sinceRefresh >= this.opts.refreshEvery) this.refresh(job)
+  }
+
+  private refresh (job: FileJob): void {
+    job.sinceRefresh = 0
+    if (job.refreshing) return
+    job.refreshing = true
+    this.tracker.swarm(job.meta.name, false).then(answer => {
+      job.refreshing = false
+      if (job.finishing) return
+      this.applySwarm(job, answer)
+      this.pump()
+    }, (err: Error) => { job.refreshing = false; this.failJob(job, err) })
+  }
+
+  /** Nothing in flight and nothing to ask: look for new sources, backing off up to one second. */
+  private checkStall (job: FileJob): void {
+    if (job.finishing || job.missing.size === 0 || job.stallTimer !== null) return
+    for (const s of job.sources.values()) if (s.inFlight > 0 || s.connecting) return
+    job.stallTimer = setTimeout(() => {
+      job.stallTimer = null
+      job.stallBackoffMs = Math.min(1000, job.stallBackoffMs * 2)
+      this.refresh(job)
+    }, job.stallBackoffMs)
+  }
+
+  private async finishFile (job: FileJob): Promise<void> {
+    if (job.finishing) return
+    job.finishing = true
+    try {
+      const where = await job.file.complete()
+      this.tracker.fileDone(job.meta.name)
+      this.emit('file-done', job.meta.name, where)
+      job.resolve()
+    } catch (err) {
+      job.reject(err as Error)
+    }
+  }
+
+  private failJob (job: FileJob, err: Error): void {
+    job.finishing = true
+    job.reject(err)
+  }
+}

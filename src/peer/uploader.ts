@@ -1,0 +1,147 @@
+import { EventEmitter, once } from 'node:events'
+import net from 'node:net'
+import { Connection } from '../net/connection.ts'
+import { ProtocolError } from '../protocol/errors.ts'
+import type { Message } from '../protocol/messages.ts'
+import type { SegmentStore } from '../storage/store.ts'
+import type { RateLimiter } from '../util/rate-limiter.ts'
+
+/** Options of {@link Uploader}. */
+export interface UploaderOptions {
+  /** Our id in handshakes. */
+  id: number
+  /** Swarm secret. Default null. */
+  secret?: string | null
+  /** Most simultaneous incoming connections. Default 256. */
+  maxConnections?: number
+  /** Most unanswered segment requests one connection may have queued. Default 64. */
+  maxRequestsPerConnection?: number
+  /** Close connections idle this long; 0 = never. Default 120 000 ms. */
+  idleTimeoutMs?: number
+  /** Handshake time limit. Default 10 000 ms. */
+  handshakeTimeoutMs?: number
+  /** Shared upload rate limit. Default none. */
+  limiter?: RateLimiter | null
+}
+
+interface Served {
+  conn: Connection
+  queue: Array<Extract<Message, { type: 'req-chunk' }>>
+  busy: boolean
+  subscribed: Set<string>
+}
+
+/**
+ * The uploading side of a peer: answers REQ_CHUNK from the store (or "don't have it"), serves have-maps
+ * and pushes HAVE to subscribers. Serves each connection's requests in order, waiting for the socket to
+ * drain, so memory per connection stays around one segment. Emits `upload` (peerId, file, bytes) and `warning`.
+ */
+export class Uploader extends EventEmitter {
+  uploads = 0
+  private readonly store: SegmentStore
+  private readonly server: net.Server
+  private readonly served = new Set<Served>()
+  private readonly opts: Required<UploaderOptions>
+
+  constructor (store: SegmentStore, opts: UploaderOptions) {
+    super()
+    this.store = store
+    this.opts = {
+      id: opts.id,
+      secret: opts.secret ?? null,
+      maxConnections: opts.maxConnections ?? 256,
+      maxRequestsPerConnection: opts.maxRequestsPerConnection ?? 64,
+      idleTimeoutMs: opts.idleTimeoutMs ?? 120_000,
+      handshakeTimeoutMs: opts.handshakeTimeoutMs ?? 10_000,
+      limiter: opts.limiter ?? null
+    }
+    this.server = net.createServer({ noDelay: true }, socket => { this.accept(socket) })
+  }
+
+  /** Sets the id used in later handshakes (real mode learns it from the tracker's ACK). */
+  setId (id: number): void { this.opts.id = id }
+
+  async listen (host: string, port: number): Promise<{ host: string, port: number }> {
+    this.server.listen(port, host)
+    await once(this.server, 'listening')
+    const a = this.server.address() as net.AddressInfo
+    return { host: a.address, port: a.port }
+  }
+
+  get connections (): number { return this.served.size }
+
+  private accept (socket: net.Socket): void {
+    socket.on('error', () => {})
+    if (this.served.size >= this.opts.maxConnections) { socket.destroy(); return }
+    Connection.establish(socket, {
+      role: 'peer',
+      id: this.opts.id,
+      secret: this.opts.secret,
+      handshakeTimeoutMs: this.opts.handshakeTimeoutMs,
+      idleTimeoutMs: this.opts.idleTimeoutMs
+    }).then(conn => { this.attach(conn) }, (err: Error) => { this.emit('warning', err) })
+  }
+
+  private attach (conn: Connection): void {
+    if (this.served.size >= this.opts.maxConnections) { conn.fail(new ProtocolError('ERR_LIMIT', 'too many connections')); return }
+    const s: Served = { conn, queue: [], busy: false, subscribed: new Set() }
+    this.served.add(s)
+    conn.on('message', (msg: Message) => {
+      try { this.route(s, msg) } catch (err) { this.emit('warning', err); conn.fail(err as Error) }
+    })
+    conn.on('close', () => { this.served.delete(s) })
+    conn.start()
+  }
+
+  private route (s: Served, msg: Message): void {
+    switch (msg.type) {
+      case 'req-chunk':
+        if (s.queue.length >= this.opts.maxRequestsPerConnection) {
+          throw new ProtocolError('ERR_LIMIT', `more than ${this.opts.maxRequestsPerConnection} requests in flight`)
+        }
+        s.queue.push(msg)
+        if (!s.busy) this.serve(s).catch((err: Error) => { this.emit('warning', err); s.conn.fail(err) })
+        return
+      case 'req-have': {
+        const f = this.store.held(msg.file)
+        s.subscribed.add(msg.file)
+        const count = f === undefined ? 0 : f.meta.hashes.length / 32
+        s.conn.send({ type: 'have-map', file: msg.file, count, bits: f === undefined ? Buffer.alloc(0) : Buffer.from(f.haveBits()) })
+        return
+      }
+      default:
+        throw new ProtocolError('ERR_UNEXPECTED_MESSAGE', `unexpected ${msg.type} from a downloading peer`)
+    }
+  }
+
+  private async serve (s: Served): Promise<void> {
+    s.busy = true
+    try {
+      while (s.queue.length > 0 && s.conn.status === 'active') {
+        const req = s.queue.shift() as Extract<Message, { type: 'req-chunk' }>
+        const f = this.store.held(req.file)
+        if (f === undefined || !f.has(req.index)) {
+          s.conn.send({ type: 'no-chunk', reqId: req.reqId })
+          continue
+        }
+        const data = await f.read(req.index)
+        if (this.opts.limiter !== null) await this.opts.limiter.take(data.length)
+        this.uploads++
+        this.emit('upload', s.conn.remote.id, req.file, data.length)
+        if (!s.conn.send({ type: 'chunk', reqId: req.reqId, index: req.index, data })) await s.conn.drained()
+      }
+    } finally {
+      s.busy = false
+    }
+  }
+
+  /** Tells every subscriber of `file` that we now have segment `index`. */
+  announce (file: string, index: number): void {
+    for (const s of this.served) if (s.subscribed.has(file)) s.conn.send({ type: 'have', index, file })
+  }
+
+  async close (): Promise<void> {
+    this.server.close()
+    await Promise.all([...this.served].map(async s => { await s.conn.close() }))
+  }
+}

@@ -1,0 +1,85 @@
+import { ProtocolError } from './errors.ts'
+
+/** Bytes of the big-endian length prefix in front of every frame body. */
+export const FRAME_HEADER_BYTES = 4
+
+/**
+ * Default largest frame body: a 16 MiB segment plus room for its header fields.
+ * Segment sizes above 16 MiB are refused by `share`, so no honest frame is larger.
+ */
+export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024 + 64 * 1024
+
+/** Options of {@link FrameDecoder}. */
+export interface FrameDecoderInit {
+  /** Largest body accepted; checked against the prefix before anything is buffered. Default {@link DEFAULT_MAX_FRAME_BYTES}. */
+  maxFrameBytes?: number
+}
+
+/**
+ * Splits a byte stream into frame bodies (`u32 length` + `length` bytes).
+ * Incoming chunks are kept in a list and copied only when one body spans several of them,
+ * so a segment that arrives in one chunk is handed on without a copy.
+ */
+export class FrameDecoder {
+  maxFrameBytes: number
+  private chunks: Buffer[] = []
+  private buffered = 0
+
+  constructor (init: FrameDecoderInit = {}) {
+    this.maxFrameBytes = init.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
+  }
+
+  /** Bytes held while waiting for the rest of a frame. */
+  get bufferedBytes (): number { return this.buffered }
+
+  /** Feeds one chunk; yields every complete body. Throws ProtocolError on a bad prefix. */
+  * push (chunk: Buffer): Generator<Buffer> {
+    if (chunk.length === 0) return
+    this.chunks.push(chunk)
+    this.buffered += chunk.length
+    while (this.buffered >= FRAME_HEADER_BYTES) {
+      const length = this.peekLength()
+      if (length === 0) throw new ProtocolError('ERR_EMPTY_FRAME', 'empty frame')
+      if (length > this.maxFrameBytes) {
+        throw new ProtocolError('ERR_FRAME_TOO_LARGE', `frame of ${length} bytes exceeds the limit of ${this.maxFrameBytes}`)
+      }
+      if (this.buffered < FRAME_HEADER_BYTES + length) return
+      this.consume(FRAME_HEADER_BYTES)
+      yield this.consume(length)
+    }
+  }
+
+  private peekLength (): number {
+    const first = this.chunks[0] as Buffer
+    if (first.length >= FRAME_HEADER_BYTES) return first.readUInt32BE(0)
+    const head = Buffer.alloc(FRAME_HEADER_BYTES)
+    let filled = 0
+    for (const c of this.chunks) {
+      filled += c.copy(head, filled, 0, Math.min(c.length, FRAME_HEADER_BYTES - filled))
+      if (filled === FRAME_HEADER_BYTES) break
+    }
+    return head.readUInt32BE(0)
+  }
+
+  /** Takes `n` bytes off the front; zero-copy when they lie in the first chunk. */
+  private consume (n: number): Buffer {
+    this.buffered -= n
+    const first = this.chunks[0] as Buffer
+    if (n === first.length) { this.chunks.shift(); return first }
+    if (n < first.length) {
+      this.chunks[0] = first.subarray(n)
+      return first.subarray(0, n)
+    }
+    const out = Buffer.allocUnsafe(n)
+    let filled = 0
+    while (filled < n) {
+      const c = this.chunks[0] as Buffer
+      const take = Math.min(c.length, n - filled)
+      c.copy(out, filled, 0, take)
+      filled += take
+      if (take === c.length) this.chunks.shift()
+      else this.chunks[0] = c.subarray(take)
+    }
+    return out
+  }
+}

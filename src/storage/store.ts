@@ -1,0 +1,36 @@
+import type { FileMeta } from '../protocol/messages.ts'
+
+/** A file this peer can serve segments of: owned whole, or partly downloaded. */
+export interface HeldFile {
+  readonly meta: FileMeta
+  has: (index: number) => boolean
+  /** Have-map bytes for HAVE_MAP (MSB first). */
+  haveBits: () => Buffer
+  /** Reads one segment this file has. */
+  read: (index: number) => Promise<Buffer>
+}
+
+/** A file being downloaded into the store. */
+export interface DownloadFile extends HeldFile {
+  /** Segment indexes not yet stored. */
+  missing: () => number[]
+  /** Stores a segment that was already verified against its hash. */
+  write: (index: number, data: Buffer) => Promise<void>
+  /** Publishes the finished file atomically (temp + rename). Called once every segment is stored. */
+  complete: () => Promise<string>
+}
+
+/**
+ * Where segments live. Classic: the hash is the content. Real: bytes in files on disk.
+ * The tracker and the peer engine never know which one they are using.
+ */
+export interface SegmentStore {
+  /** Files this peer owns whole at start (registered with the tracker). */
+  owned: () => FileMeta[]
+  /** A file this peer can serve from, owned or being downloaded. */
+  held: (name: string) => HeldFile | undefined
+  /** Opens (or resumes) a download. Segments already present and verified count as had. */
+  openDownload: (meta: FileMeta) => Promise<DownloadFile>
+  /** Releases open files. */
+  close: () => Promise<void>
+}

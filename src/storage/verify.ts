@@ -1,0 +1,21 @@
+import { createHash } from 'node:crypto'
+import { HASH_BYTES, type FileMeta } from '../protocol/messages.ts'
+
+/** The expected hash of segment `index` (a view into meta.hashes). */
+export function segmentHash (meta: FileMeta, index: number): Buffer {
+  return meta.hashes.subarray(index * HASH_BYTES, (index + 1) * HASH_BYTES)
+}
+
+/** Expected byte length of segment `index`. */
+export function segmentLength (meta: FileMeta, index: number): number {
+  const start = index * meta.segmentSize
+  return Math.min(meta.segmentSize, meta.size - start)
+}
+
+/** True when `data` is segment `index` of the file: classic, the content is the hash text; real, SHA-256 matches. */
+export function verifySegment (meta: FileMeta, index: number, data: Buffer): boolean {
+  if (data.length !== segmentLength(meta, index)) return false
+  const expected = segmentHash(meta, index)
+  if (meta.algo === 'classic') return data.equals(expected)
+  return createHash('sha256').update(data).digest().equals(expected)
+}

@@ -64,7 +64,7 @@ export async function runSwarm (o: RunSwarmOptions): Promise<RunSwarmResult> {
     for (let r = 0; r < o.ranks; r++) {
       const args = [BIN_PATH, 'rank', '--dir', o.dir, '--rendezvous', rendezvousFile(tmp, null)]
       if (r === 0) args.push('--stats-out', statsTmp)
-      const child = spawn(process.execPath, args, {
+      const child = spawn(process.execPath, [...process.execArgv, ...args], {
         stdio: ['ignore', 'inherit', 'pipe'],
         env: { ...process.env, DFSS_RANK: String(r), DFSS_SIZE: String(o.ranks), DFSS_JOB: '', DFSS_STARTED_AT: String(started), ...(o.secret != null ? { DFSS_SECRET: o.secret } : {}) }
       })

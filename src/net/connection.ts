@@ -151,13 +151,21 @@ export class Connection extends EventEmitter {
     } catch (err) { this.fail(err as Error) }
   }
 
+  private corked = false
+
+  /**
+   * Writes a frame. Frames written in the same turn of the event loop are corked together and leave in
+   * one syscall (small control messages such as HAVE and REQ_CHUNK come in bursts; Nagle is off).
+   */
   private write (msg: Message): boolean {
     const parts = encodeMessage(msg)
-    if (parts.length === 1) return this.socket.write(parts[0] as Buffer)
-    this.socket.cork()
+    if (!this.corked) {
+      this.corked = true
+      this.socket.cork()
+      setImmediate(() => { this.corked = false; this.socket.uncork() })
+    }
     let ok = true
     for (const p of parts) ok = this.socket.write(p)
-    this.socket.uncork()
     return ok
   }
 

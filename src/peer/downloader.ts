@@ -23,8 +23,10 @@ export interface DownloaderOptions {
   requestTimeoutMs?: number
   /** Sources that sent this many bad segments are avoided. Default 3. */
   maxBadSegments?: number
-  /** Most sources used per file. Default 64. */
+  /** Most non-seed sources used per file. Default 12. */
   maxSourcesPerFile?: number
+  /** Most seeds used per file. Default 4. */
+  maxSeedsPerFile?: number
   /** Verifies a segment (may run off the main thread). */
   verify: (meta: FileMeta, index: number, data: Buffer) => Promise<boolean> | boolean
   /** Random numbers in [0, 1); injectable for tests. Default Math.random. */
@@ -106,7 +108,8 @@ export class Downloader extends EventEmitter {
       refreshEvery: opts.refreshEvery ?? 10,
       requestTimeoutMs: opts.requestTimeoutMs ?? 15_000,
       maxBadSegments: opts.maxBadSegments ?? 3,
-      maxSourcesPerFile: opts.maxSourcesPerFile ?? 64,
+      maxSourcesPerFile: opts.maxSourcesPerFile ?? 12,
+      maxSeedsPerFile: opts.maxSeedsPerFile ?? 4,
       verify: opts.verify,
       random: opts.random ?? Math.random
     }
@@ -130,7 +133,7 @@ export class Downloader extends EventEmitter {
       await this.finishFile(job)
     } else {
       this.applySwarm(job, answer)
-      this.pump()
+      this.schedulePump()
     }
     try {
       await job.done
@@ -149,28 +152,43 @@ export class Downloader extends EventEmitter {
     return n
   }
 
+  /**
+   * Merges a swarm answer: known sources get fresh upload counts (and our asked counts restart), gone
+   * ones are dropped, and new members are added fewest-uploads first (random among equals, so peers
+   * that start together spread out) up to `maxSourcesPerFile` peers plus `maxSeedsPerFile` seeds.
+   */
   private applySwarm (job: FileJob, answer: SwarmAnswer): void {
-    const seen = new Set<number>()
-    for (const m of answer.members.slice(0, this.opts.maxSourcesPerFile)) {
-      if (m.id === this.selfId()) continue
-      seen.add(m.id)
-      let s = job.sources.get(m.id)
-      if (s === undefined) {
-        s = { member: m, bits: null, link: null, connecting: false, asked: 0, inFlight: 0, bad: 0, failed: false, lacks: new Set() }
-        job.sources.set(m.id, s)
-      }
-      s.member = m
-      s.asked = 0
-      s.lacks.clear()
-      if (s.failed && s.bad < this.opts.maxBadSegments && s.link === null) s.failed = false
-      if (m.seed && (s.bits === null || !s.bits.full)) this.setBits(job, s, Bitfield.full(job.total))
-      if (s.link === null && !s.connecting && !s.failed) this.connect(job, s)
-    }
+    const self = this.selfId()
+    const members = answer.members.filter(m => m.id !== self)
+    const seen = new Set(members.map(m => m.id))
     for (const [id, s] of job.sources) {
-      if (!seen.has(id) && s.inFlight === 0 && s.link === null) {
+      if (!seen.has(id) && s.inFlight === 0) {
         this.setBits(job, s, null)
         job.sources.delete(id)
       }
+    }
+    let peers = 0
+    let seeds = 0
+    for (const m of members) {
+      const s = job.sources.get(m.id)
+      if (s === undefined) continue
+      s.member = m
+      s.asked = 0
+      s.lacks.clear()
+      if (s.failed && s.bad < this.opts.maxBadSegments && s.link === null && !s.connecting) s.failed = false
+      if (m.seed && (s.bits === null || !s.bits.full)) this.setBits(job, s, Bitfield.full(job.total))
+      if (s.link === null && !s.connecting && !s.failed) this.connect(job, s)
+      if (!s.failed) { if (m.seed) seeds++; else peers++ }
+    }
+    const fresh = members.filter(m => !job.sources.has(m.id)).map(m => ({ m, r: this.opts.random() }))
+    fresh.sort((a, b) => a.m.uploads - b.m.uploads || a.r - b.r)
+    for (const { m } of fresh) {
+      if (m.seed ? seeds >= this.opts.maxSeedsPerFile : peers >= this.opts.maxSourcesPerFile) continue
+      if (m.seed) seeds++; else peers++
+      const s: Source = { member: m, bits: null, link: null, connecting: false, asked: 0, inFlight: 0, bad: 0, failed: false, lacks: new Set() }
+      job.sources.set(m.id, s)
+      if (m.seed) this.setBits(job, s, Bitfield.full(job.total))
+      this.connect(job, s)
     }
   }
 
@@ -192,12 +210,12 @@ export class Downloader extends EventEmitter {
         if (file !== name || job.sources.get(id) !== s) return
         if (count !== job.total) { s.failed = true; return }
         if (s.bits === null || !s.bits.full) this.setBits(job, s, new Bitfield(count, bits))
-        this.pump()
+        this.schedulePump()
       }
       const onHave = (file: string, index: number): void => {
         if (file !== name || s.bits === null || job.sources.get(id) !== s) return
         if (s.bits.set(index)) job.availability[index] = (job.availability[index] as number) + 1
-        this.pump()
+        this.schedulePump()
       }
       link.on('have-map', onMap)
       link.on('have', onHave)
@@ -208,18 +226,27 @@ export class Downloader extends EventEmitter {
           s.link = null
           s.failed = true
           this.setBits(job, s, null)
-          this.pump()
+          this.schedulePump()
         }
       })
       if (!s.member.seed) link.subscribe(name)
-      this.pump()
+      this.schedulePump()
     }, (err: Error) => {
       s.connecting = false
       s.failed = true
       log('cannot reach peer %d: %s', id, err.message)
       this.emit('warning', new Error(`cannot reach peer ${id} at ${host}:${port}: ${err.message}`))
-      this.pump()
+      this.schedulePump()
     })
+  }
+
+  private pumpScheduled = false
+
+  /** Coalesces the many events of one loop turn (HAVEs, answers) into one scheduling pass. */
+  private schedulePump (): void {
+    if (this.pumpScheduled) return
+    this.pumpScheduled = true
+    setImmediate(() => { this.pumpScheduled = false; this.pump() })
   }
 
   /** Fills free request slots across all files. */
@@ -252,6 +279,11 @@ export class Downloader extends EventEmitter {
   }
 
   private issueOne (job: FileJob): boolean {
+    let free = false
+    for (const s of job.sources.values()) {
+      if (s.link !== null && s.bits !== null && !s.failed && s.inFlight < this.opts.perSourceLimit) { free = true; break }
+    }
+    if (!free) return false
     const candidates: number[] = []
     for (const i of job.missing) if (!job.inFlight.has(i)) candidates.push(i)
     const views = this.sourceViews(job)
@@ -294,7 +326,7 @@ export class Downloader extends EventEmitter {
       } else if (job.missing.has(index)) {
         await this.accept(job, s, index, result.data)
       }
-      this.pump()
+      this.schedulePump()
     }).catch((err: Error) => { this.failJob(job, err) })
   }
 
@@ -332,7 +364,7 @@ export class Downloader extends EventEmitter {
       job.refreshing = false
       if (job.finishing) return
       this.applySwarm(job, answer)
-      this.pump()
+      this.schedulePump()
     }, (err: Error) => { job.refreshing = false; this.failJob(job, err) })
   }
 

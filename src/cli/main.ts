@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError } from 'commander'
 import { InputError } from '../classic/input.ts'
 import { runSwarm } from '../launch/run.ts'
 import { formatSummary } from '../launch/stats.ts'
+import { runDemo } from './demo.ts'
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
 
@@ -62,6 +63,11 @@ export function buildProgram (): Command {
         throw e
       }
     })
+
+  program.command('demo')
+    .description('run the bundled example scenario as a swarm and show who sent what to whom')
+    .option('--keep', 'keep the output directory')
+    .action(async (o: { keep?: boolean }) => { process.exitCode = await runDemo({ keep: o.keep === true, out: s => process.stdout.write(s), err }) })
 
   program.command('mpi')
     .description('run one rank under mpirun or srun (rank and size from the launcher); see `dfss mpi --help`')

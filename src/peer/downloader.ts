@@ -17,6 +17,8 @@ export interface DownloaderOptions {
   perSourceLimit?: number
   /** Requests in flight in all. Default 32. */
   maxInFlight?: number
+  /** Fraction of a file after which a source is asked only when no other can help. Default 0.5. */
+  maxShare?: number
   /** Ask the tracker for the swarm again after this many segments of a file. Default 10. */
   refreshEvery?: number
   /** A request not answered in this time goes to another source. Default 15 000 ms. */
@@ -39,6 +41,8 @@ interface Source {
   link: PeerLink | null
   connecting: boolean
   asked: number
+  /** Requests made of it for this file, ever (for spreading). */
+  taken: number
   inFlight: number
   bad: number
   failed: boolean
@@ -106,6 +110,7 @@ export class Downloader extends EventEmitter {
       perSourceLimit: opts.perSourceLimit ?? 4,
       maxInFlight: opts.maxInFlight ?? 32,
       refreshEvery: opts.refreshEvery ?? 10,
+      maxShare: opts.maxShare ?? 0.5,
       requestTimeoutMs: opts.requestTimeoutMs ?? 15_000,
       maxBadSegments: opts.maxBadSegments ?? 3,
       maxSourcesPerFile: opts.maxSourcesPerFile ?? 12,
@@ -185,7 +190,7 @@ export class Downloader extends EventEmitter {
     for (const { m } of fresh) {
       if (m.seed ? seeds >= this.opts.maxSeedsPerFile : peers >= this.opts.maxSourcesPerFile) continue
       if (m.seed) seeds++; else peers++
-      const s: Source = { member: m, bits: null, link: null, connecting: false, asked: 0, inFlight: 0, bad: 0, failed: false, lacks: new Set() }
+      const s: Source = { member: m, bits: null, link: null, connecting: false, asked: 0, taken: 0, inFlight: 0, bad: 0, failed: false, lacks: new Set() }
       job.sources.set(m.id, s)
       if (m.seed) this.setBits(job, s, Bitfield.full(job.total))
       this.connect(job, s)
@@ -265,12 +270,14 @@ export class Downloader extends EventEmitter {
 
   private sourceViews (job: FileJob): SourceView[] {
     const views: SourceView[] = []
+    const shareLimit = Math.ceil(job.total * this.opts.maxShare)
     for (const s of job.sources.values()) {
       const bits = s.bits
       views.push({
         id: s.member.id,
         score: s.member.uploads + s.asked,
         inFlight: s.inFlight,
+        withinShare: s.taken < shareLimit,
         usable: bits !== null && s.link !== null && !s.failed,
         has: i => bits !== null && bits.has(i) && !s.lacks.has(i)
       })
@@ -309,6 +316,7 @@ export class Downloader extends EventEmitter {
     asked.add(s.member.id)
     s.inFlight++
     s.asked++
+    s.taken++
     this.inFlightTotal++
     link.request(job.meta.name, index, this.opts.requestTimeoutMs).then(async result => {
       s.inFlight--

@@ -2,6 +2,11 @@
 import fc from 'fast-check'
 import { HASH_BYTES, MAX_SEGMENT_BYTES, NONCE_BYTES, type FileMeta, type Message } from '../../src/protocol/messages.ts'
 
+/** fc.record, but never with a null prototype (deepStrictEqual compares prototypes with the decoder's plain objects). */
+function rec<T> (model: { [K in keyof T]: fc.Arbitrary<T[K]> }): fc.Arbitrary<T> {
+  return fc.record(model, { noNullPrototype: true }) as fc.Arbitrary<T>
+}
+
 const u16 = fc.integer({ min: 0, max: 0xffff })
 const u32 = fc.integer({ min: 0, max: 0xffffffff })
 /** Well-formed strings over the whole Unicode range (no lone surrogates: those cannot survive UTF-8). */
@@ -10,7 +15,7 @@ const buf = (minLength: number, maxLength: number): fc.Arbitrary<Buffer> =>
   fc.uint8Array({ minLength, maxLength }).map(u => Buffer.from(u))
 
 /** A FileMeta whose segment count matches its size (the decoder refuses anything else). */
-export const fileMetaArb: fc.Arbitrary<FileMeta> = fc.record({
+export const fileMetaArb: fc.Arbitrary<FileMeta> = rec({
   name: str,
   segmentSize: fc.oneof(fc.integer({ min: 1, max: 16 }), fc.integer({ min: 1, max: MAX_SEGMENT_BYTES })),
   count: fc.integer({ min: 0, max: 3 }),
@@ -21,12 +26,12 @@ export const fileMetaArb: fc.Arbitrary<FileMeta> = fc.record({
   return buf(count * HASH_BYTES, count * HASH_BYTES).map(hashes => ({ name, size, segmentSize, algo, hashes }))
 })
 
-const haveMapArb = fc.record({ file: str, count: fc.integer({ min: 0, max: 70 }) }).chain(({ file, count }) =>
+const haveMapArb = rec({ file: str, count: fc.integer({ min: 0, max: 70 }) }).chain(({ file, count }) =>
   buf(Math.ceil(count / 8), Math.ceil(count / 8)).map(bits => ({ type: 'have-map' as const, file, count, bits })))
 
 /** Every variant of the Message union. */
 export const messageArbs = {
-  hello: fc.record({
+  hello: rec({
     type: fc.constant('hello' as const),
     version: fc.integer({ min: 0, max: 255 }),
     auth: fc.boolean(),
@@ -34,42 +39,42 @@ export const messageArbs = {
     id: u32,
     nonce: buf(NONCE_BYTES, NONCE_BYTES)
   }),
-  auth: fc.record({ type: fc.constant('auth' as const), mac: buf(32, 32) }),
-  error: fc.record({ type: fc.constant('error' as const), code: str, message: str }),
-  register: fc.record({
+  auth: rec({ type: fc.constant('auth' as const), mac: buf(32, 32) }),
+  error: rec({ type: fc.constant('error' as const), code: str, message: str }),
+  register: rec({
     type: fc.constant('register' as const),
     host: str,
     port: u16,
     files: fc.array(fileMetaArb, { maxLength: 3 }),
     wants: fc.array(str, { maxLength: 4 })
   }),
-  ack: fc.record({ type: fc.constant('ack' as const), peerId: u32 }),
-  'req-swarm': fc.record({ type: fc.constant('req-swarm' as const), file: str, withMeta: fc.boolean() }),
-  swarm: fc.record({
+  ack: rec({ type: fc.constant('ack' as const), peerId: u32 }),
+  'req-swarm': rec({ type: fc.constant('req-swarm' as const), file: str, withMeta: fc.boolean() }),
+  swarm: rec({
     type: fc.constant('swarm' as const),
     file: str,
     meta: fc.option(fileMetaArb, { nil: null }),
-    members: fc.array(fc.record({ id: u32, host: str, port: u16, uploads: u32, seed: fc.boolean() }), { maxLength: 4 })
+    members: fc.array(rec({ id: u32, host: str, port: u16, uploads: u32, seed: fc.boolean() }), { maxLength: 4 })
   }),
-  'req-catalog': fc.record({ type: fc.constant('req-catalog' as const), pattern: str }),
-  catalog: fc.record({
+  'req-catalog': rec({ type: fc.constant('req-catalog' as const), pattern: str }),
+  catalog: rec({
     type: fc.constant('catalog' as const),
-    entries: fc.array(fc.record({ name: str, size: fc.maxSafeNat(), segments: u32, seeds: u32, peers: u32 }), { maxLength: 4 })
+    entries: fc.array(rec({ name: str, size: fc.maxSafeNat(), segments: u32, seeds: u32, peers: u32 }), { maxLength: 4 })
   }),
-  'file-done': fc.record({ type: fc.constant('file-done' as const), file: str }),
-  'client-fin': fc.record({
+  'file-done': rec({ type: fc.constant('file-done' as const), file: str }),
+  'client-fin': rec({
     type: fc.constant('client-fin' as const),
-    transfers: fc.array(fc.record({ from: u32, file: str, segments: u32 }), { maxLength: 4 })
+    transfers: fc.array(rec({ from: u32, file: str, segments: u32 }), { maxLength: 4 })
   }),
   close: fc.constant({ type: 'close' as const }),
-  'req-upld-info': fc.record({ type: fc.constant('req-upld-info' as const), seq: u32 }),
-  'upld-info': fc.record({ type: fc.constant('upld-info' as const), seq: u32, uploads: u32 }),
-  'req-chunk': fc.record({ type: fc.constant('req-chunk' as const), reqId: u32, index: u32, file: str }),
-  chunk: fc.record({ type: fc.constant('chunk' as const), reqId: u32, index: u32, data: buf(0, 64) }),
-  'no-chunk': fc.record({ type: fc.constant('no-chunk' as const), reqId: u32 }),
-  'req-have': fc.record({ type: fc.constant('req-have' as const), file: str }),
+  'req-upld-info': rec({ type: fc.constant('req-upld-info' as const), seq: u32 }),
+  'upld-info': rec({ type: fc.constant('upld-info' as const), seq: u32, uploads: u32 }),
+  'req-chunk': rec({ type: fc.constant('req-chunk' as const), reqId: u32, index: u32, file: str }),
+  chunk: rec({ type: fc.constant('chunk' as const), reqId: u32, index: u32, data: buf(0, 64) }),
+  'no-chunk': rec({ type: fc.constant('no-chunk' as const), reqId: u32 }),
+  'req-have': rec({ type: fc.constant('req-have' as const), file: str }),
   'have-map': haveMapArb,
-  have: fc.record({ type: fc.constant('have' as const), index: u32, file: str })
+  have: rec({ type: fc.constant('have' as const), index: u32, file: str })
 } satisfies { [K in Message['type']]: fc.Arbitrary<Extract<Message, { type: K }>> }
 
 /** Any message of the union, every variant equally likely. */

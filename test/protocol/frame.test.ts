@@ -1,0 +1,179 @@
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder } from '../../src/protocol/frame.ts'
+import { ProtocolError, type ProtocolErrorCode } from '../../src/protocol/errors.ts'
+
+/** Frame with a u32 BE prefix, in a fresh non-pooled allocation (so ArrayBuffer identity means something). */
+function frame (bodyBytes: Buffer): Buffer {
+  const out = Buffer.alloc(4 + bodyBytes.length)
+  out.writeUInt32BE(bodyBytes.length, 0)
+  bodyBytes.copy(out, 4)
+  return out
+}
+function prefix (n: number): Buffer { const b = Buffer.alloc(4); b.writeUInt32BE(n, 0); return b }
+
+const isCode = (code: ProtocolErrorCode) => (err: unknown): boolean => {
+  assert.ok(err instanceof ProtocolError, `expected a ProtocolError, got ${String(err)}`)
+  assert.equal(err.code, code, err.message)
+  return true
+}
+
+describe('FrameDecoder', () => {
+  it('yields the body of one whole frame', () => {
+    const d = new FrameDecoder()
+    assert.deepEqual([...d.push(frame(Buffer.from('hello')))].map(String), ['hello'])
+    assert.equal(d.bufferedBytes, 0)
+  })
+
+  it('yields several frames from one chunk, in order', () => {
+    const d = new FrameDecoder()
+    const chunk = Buffer.concat([frame(Buffer.from('a')), frame(Buffer.from('bc')), frame(Buffer.from('def'))])
+    assert.deepEqual([...d.push(chunk)].map(String), ['a', 'bc', 'def'])
+  })
+
+  it('an empty chunk yields nothing and changes nothing', () => {
+    const d = new FrameDecoder()
+    assert.deepEqual([...d.push(Buffer.alloc(0))], [])
+    assert.equal(d.bufferedBytes, 0)
+  })
+
+  describe('length prefix split across chunks', () => {
+    const f = frame(Buffer.from('payload'))
+    for (let at = 1; at < 4; at++) {
+      it(`prefix split after ${at} byte(s)`, () => {
+        const d = new FrameDecoder()
+        assert.deepEqual([...d.push(f.subarray(0, at))], [])
+        assert.equal(d.bufferedBytes, at)
+        assert.deepEqual([...d.push(f.subarray(at))].map(String), ['payload'])
+        assert.equal(d.bufferedBytes, 0)
+      })
+    }
+
+    it('prefix in four 1-byte chunks, body in two', () => {
+      const d = new FrameDecoder()
+      for (let i = 0; i < 4; i++) assert.deepEqual([...d.push(f.subarray(i, i + 1))], [])
+      assert.deepEqual([...d.push(f.subarray(4, 6))], [])
+      assert.deepEqual([...d.push(f.subarray(6))].map(String), ['payload'])
+    })
+
+    it('prefix split when a previous frame ended mid-chunk', () => {
+      const d = new FrameDecoder()
+      const both = Buffer.concat([frame(Buffer.from('x')), f])
+      const cut = 5 + 2 // first frame, then 2 bytes of the second prefix
+      assert.deepEqual([...d.push(both.subarray(0, cut))].map(String), ['x'])
+      assert.deepEqual([...d.push(both.subarray(cut))].map(String), ['payload'])
+    })
+  })
+
+  describe('oversized length prefix', () => {
+    it('fails with ERR_FRAME_TOO_LARGE as soon as the 4 prefix bytes arrive', () => {
+      const d = new FrameDecoder({ maxFrameBytes: 100 })
+      assert.throws(() => [...d.push(prefix(101))], isCode('ERR_FRAME_TOO_LARGE'))
+    })
+
+    it('does not wait for the body when the prefix trickles in byte by byte', () => {
+      const d = new FrameDecoder({ maxFrameBytes: 100 })
+      const p = prefix(0xffffffff)
+      for (let i = 0; i < 3; i++) assert.deepEqual([...d.push(p.subarray(i, i + 1))], [])
+      assert.throws(() => [...d.push(p.subarray(3))], isCode('ERR_FRAME_TOO_LARGE'))
+    })
+
+    it('default limit: DEFAULT_MAX_FRAME_BYTES is accepted (waits), one more is refused', () => {
+      const ok = new FrameDecoder()
+      assert.deepEqual([...ok.push(prefix(DEFAULT_MAX_FRAME_BYTES))], [])
+      assert.equal(ok.bufferedBytes, 4)
+      const bad = new FrameDecoder()
+      assert.throws(() => [...bad.push(prefix(DEFAULT_MAX_FRAME_BYTES + 1))], isCode('ERR_FRAME_TOO_LARGE'))
+    })
+
+    it('a frame of exactly maxFrameBytes is delivered', () => {
+      const d = new FrameDecoder({ maxFrameBytes: 8 })
+      assert.deepEqual([...d.push(frame(Buffer.from('12345678')))].map(String), ['12345678'])
+    })
+
+    it('an oversized frame behind a good one: the good one is yielded first', () => {
+      const d = new FrameDecoder({ maxFrameBytes: 8 })
+      const got: string[] = []
+      assert.throws(() => { for (const b of d.push(Buffer.concat([frame(Buffer.from('ok')), prefix(9)]))) got.push(String(b)) }, isCode('ERR_FRAME_TOO_LARGE'))
+      assert.deepEqual(got, ['ok'])
+    })
+
+    it('maxFrameBytes can be raised after construction (as after the handshake)', () => {
+      const d = new FrameDecoder({ maxFrameBytes: 2 })
+      d.maxFrameBytes = 10
+      assert.deepEqual([...d.push(frame(Buffer.from('abcdef')))].map(String), ['abcdef'])
+    })
+  })
+
+  describe('zero-length frame', () => {
+    it('-> ERR_EMPTY_FRAME', () => {
+      const d = new FrameDecoder()
+      assert.throws(() => [...d.push(prefix(0))], isCode('ERR_EMPTY_FRAME'))
+    })
+
+    it('-> ERR_EMPTY_FRAME when its prefix is split and follows a good frame', () => {
+      const d = new FrameDecoder()
+      const got: string[] = []
+      for (const b of d.push(Buffer.concat([frame(Buffer.from('a')), Buffer.alloc(2)]))) got.push(String(b))
+      assert.deepEqual(got, ['a'])
+      assert.throws(() => [...d.push(Buffer.alloc(2))], isCode('ERR_EMPTY_FRAME'))
+    })
+  })
+
+  describe('zero-copy', () => {
+    it('a frame that arrives within one chunk yields a Buffer sharing that chunk\'s memory', () => {
+      const chunk = frame(Buffer.from('segment data'))
+      const [b] = [...new FrameDecoder().push(chunk)]
+      assert.ok(b !== undefined)
+      assert.equal(b.buffer, chunk.buffer)
+      assert.equal(b.byteOffset, chunk.byteOffset + 4)
+      assert.equal(b.length, 12)
+      chunk[4] = 0x53 // 'S': a write through the chunk is visible in the body
+      assert.equal(String(b), 'Segment data')
+    })
+
+    it('every frame of a multi-frame chunk shares the chunk\'s memory', () => {
+      const chunk = Buffer.alloc(0 + 2 * 4 + 3 + 5)
+      frame(Buffer.from('abc')).copy(chunk, 0)
+      frame(Buffer.from('defgh')).copy(chunk, 7)
+      const bodies = [...new FrameDecoder().push(chunk)]
+      assert.deepEqual(bodies.map(String), ['abc', 'defgh'])
+      assert.deepEqual(bodies.map(b => [b.buffer === chunk.buffer, b.byteOffset - chunk.byteOffset]), [[true, 4], [true, 11]])
+    })
+
+    it('a body that arrives whole after its split prefix is handed on without a copy', () => {
+      const f = frame(Buffer.from('body'))
+      const bodyChunk = Buffer.alloc(4)
+      f.copy(bodyChunk, 0, 4)
+      const d = new FrameDecoder()
+      assert.deepEqual([...d.push(f.subarray(0, 2))], [])
+      assert.deepEqual([...d.push(f.subarray(2, 4))], [])
+      const [b] = [...d.push(bodyChunk)]
+      assert.equal(b, bodyChunk)
+    })
+
+    it('a body spanning chunks is copied into one contiguous Buffer', () => {
+      const f = frame(Buffer.from('spanning'))
+      const a = Buffer.alloc(7)
+      const c = Buffer.alloc(f.length - 7)
+      f.copy(a, 0, 0, 7)
+      f.copy(c, 0, 7)
+      const d = new FrameDecoder()
+      assert.deepEqual([...d.push(a)], [])
+      const [b] = [...d.push(c)]
+      assert.ok(b !== undefined)
+      assert.equal(String(b), 'spanning')
+      assert.notEqual(b.buffer, a.buffer)
+      assert.notEqual(b.buffer, c.buffer)
+    })
+  })
+
+  it('bufferedBytes counts what waits for the rest of a frame', () => {
+    const d = new FrameDecoder()
+    const f = frame(Buffer.alloc(10, 1))
+    assert.deepEqual([...d.push(f.subarray(0, 9))], [])
+    assert.equal(d.bufferedBytes, 9)
+    assert.equal([...d.push(Buffer.concat([f.subarray(9), f.subarray(0, 1)]))].length, 1)
+    assert.equal(d.bufferedBytes, 1)
+  })
+})

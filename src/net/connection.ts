@@ -53,9 +53,9 @@ export class Connection extends EventEmitter {
   }
 
   /** Runs the handshake on a connected socket (either side) and resolves with an active connection. */
-  static async establish (socket: net.Socket, opts: ConnectionOptions): Promise<Connection> {
+  static async establish (socket: net.Socket, opts: ConnectionOptions, initiator = false): Promise<Connection> {
     const conn = new Connection(socket)
-    await conn.handshake(opts)
+    await conn.handshake(opts, initiator)
     return conn
   }
 
@@ -71,10 +71,10 @@ export class Connection extends EventEmitter {
       clearTimeout(timeout)
       opts.signal?.removeEventListener('abort', onAbort)
     }
-    return await Connection.establish(socket, opts)
+    return await Connection.establish(socket, opts, true)
   }
 
-  private async handshake (opts: ConnectionOptions): Promise<void> {
+  private async handshake (opts: ConnectionOptions, initiator: boolean): Promise<void> {
     const secret = opts.secret ?? null
     const hello = createHello({ role: opts.role, id: opts.id, secret })
     const socket = this.socket
@@ -89,10 +89,10 @@ export class Connection extends EventEmitter {
       if (theirs === null) {
         theirs = checkHello(hello, msg)
         if (secret === null) { settle?.(); return }
-        this.write({ type: 'auth', mac: computeMac(secret, opts.role, theirs.nonce, hello.nonce) })
+        this.write({ type: 'auth', mac: computeMac(secret, opts.role, initiator, theirs.nonce, hello.nonce) })
         return
       }
-      checkAuth(secret as string, hello, theirs, msg)
+      checkAuth(secret as string, hello, theirs, msg, initiator)
       settle?.()
     }
     const onData = (chunk: Buffer): void => {

@@ -3,6 +3,8 @@ import { ProtocolError } from './errors.ts'
 /** Largest string field (names, hosts, messages) in bytes. */
 export const MAX_STRING_BYTES = 4096
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+
 /** Sequential reader over one frame body; every overrun is a ProtocolError. */
 export class Reader {
   private offset = 0
@@ -35,9 +37,11 @@ export class Reader {
     const n = this.u16(what)
     if (n > MAX_STRING_BYTES) throw new ProtocolError('ERR_BAD_FIELD', `${what} longer than ${MAX_STRING_BYTES} bytes`)
     const raw = this.bytes(n, what)
-    const s = raw.toString('utf8')
-    if (Buffer.byteLength(s) !== n) throw new ProtocolError('ERR_BAD_FIELD', `${what} is not valid UTF-8`)
-    return s
+    try {
+      return UTF8.decode(raw)
+    } catch (err) {
+      throw new ProtocolError('ERR_BAD_FIELD', `${what} is not valid UTF-8`, { cause: err })
+    }
   }
 
   /** Everything left (used for segment payloads, zero-copy). */

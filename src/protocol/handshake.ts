@@ -31,16 +31,17 @@ export function checkHello (ours: Extract<Message, { type: 'hello' }>, theirs: M
 }
 
 /**
- * Challenge-response MAC: HMAC-SHA256(secret, "DFSS-AUTH" | role | remote nonce | own nonce).
+ * Challenge-response MAC: HMAC-SHA256(secret, "DFSS-AUTH" | role | "dialer"/"acceptor" | remote nonce | own nonce).
  * Each side proves it knows the secret over the other's fresh nonce; the secret never crosses the wire.
+ * The direction is bound in so that a side's own AUTH reflected back over a second connection never verifies.
  */
-export function computeMac (secret: string, role: Role, challengeNonce: Buffer, ownNonce: Buffer): Buffer {
-  return createHmac('sha256', secret).update('DFSS-AUTH').update(role).update(challengeNonce).update(ownNonce).digest()
+export function computeMac (secret: string, role: Role, initiator: boolean, challengeNonce: Buffer, ownNonce: Buffer): Buffer {
+  return createHmac('sha256', secret).update('DFSS-AUTH').update(role).update(initiator ? 'dialer' : 'acceptor').update(challengeNonce).update(ownNonce).digest()
 }
 
-/** Verifies the remote AUTH; throws ERR_AUTH when the secret differs. */
-export function checkAuth (secret: string, ours: Extract<Message, { type: 'hello' }>, theirs: Extract<Message, { type: 'hello' }>, msg: Message): void {
+/** Verifies the remote AUTH (`weInitiated`: we dialed); throws ERR_AUTH when the secret differs. */
+export function checkAuth (secret: string, ours: Extract<Message, { type: 'hello' }>, theirs: Extract<Message, { type: 'hello' }>, msg: Message, weInitiated: boolean): void {
   if (msg.type !== 'auth') throw new ProtocolError('ERR_BAD_HANDSHAKE', `expected AUTH, got ${msg.type}`)
-  const expected = computeMac(secret, theirs.role, ours.nonce, theirs.nonce)
+  const expected = computeMac(secret, theirs.role, !weInitiated, ours.nonce, theirs.nonce)
   if (!timingSafeEqual(expected, msg.mac)) throw new ProtocolError('ERR_AUTH', 'wrong secret: the remote side could not prove it knows the swarm secret')
 }

@@ -91,6 +91,20 @@ export function countSegments (size: number, segmentSize: number): number {
   return size === 0 ? 0 : Math.ceil(size / segmentSize)
 }
 
+/** Cuts a string to at most `max` UTF-8 bytes without splitting a character. */
+function truncateUtf8 (s: string, max: number): string {
+  if (Buffer.byteLength(s) <= max) return s
+  let out = ''
+  let bytes = 0
+  for (const ch of s) {
+    const n = Buffer.byteLength(ch)
+    if (bytes + n > max) break
+    out += ch
+    bytes += n
+  }
+  return out
+}
+
 function assertNever (x: never): never { throw new TypeError(`unknown message ${JSON.stringify(x)}`) }
 
 function writeMeta (w: Writer, m: FileMeta): void {
@@ -126,7 +140,7 @@ export function encodeMessage (msg: Message): Buffer[] {
       w.u8(MessageTag.Auth).bytes(msg.mac)
       break
     case 'error':
-      w.u8(MessageTag.Error).string(msg.code).string(msg.message.slice(0, 1024))
+      w.u8(MessageTag.Error).string(msg.code).string(truncateUtf8(msg.message, 1024))
       break
     case 'register':
       w.u8(MessageTag.Register).string(msg.host).u16(msg.port).u32(msg.files.length)

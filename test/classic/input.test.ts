@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
-import { CLASSIC_LIMITS, InputError, checkScenario, parseClassicInput, type ClassicInput } from '../../src/classic/input.ts'
+import { CLASSIC_LIMITS, InputError, checkScenario, parseClassicInput } from '../../src/classic/input.ts'
+import type { ClassicInput } from '../../src/classic/input.ts'
 
 // The compiled test runs from dist/test/classic/; the fixtures stay in the source tree.
 const fixture = (test: number, rank: number): string =>

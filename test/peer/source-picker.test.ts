@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { pickRequest, type PickInput, type SourceView } from '../../src/peer/source-picker.ts'
+import { pickRequest } from '../../src/peer/source-picker.ts'
+import type { PickInput, SourceView } from '../../src/peer/source-picker.ts'
 
 function source (id: number, holds: number[], over: Partial<Omit<SourceView, 'id' | 'has'>> = {}): SourceView {
   const set = new Set(holds)

@@ -1,6 +1,7 @@
 // fast-check arbitraries for the wire protocol, shared by messages.test.ts and fuzz.test.ts.
 import fc from 'fast-check'
-import { HASH_BYTES, MAX_SEGMENT_BYTES, NONCE_BYTES, type FileMeta, type Message } from '../../src/protocol/messages.ts'
+import { HASH_BYTES, MAX_SEGMENT_BYTES, NONCE_BYTES } from '../../src/protocol/messages.ts'
+import type { FileMeta, Message } from '../../src/protocol/messages.ts'
 
 /** fc.record, but never with a null prototype (deepStrictEqual compares prototypes with the decoder's plain objects). */
 function rec<T> (model: { [K in keyof T]: fc.Arbitrary<T[K]> }): fc.Arbitrary<T> {

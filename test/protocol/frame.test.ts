@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder } from '../../src/protocol/frame.ts'
-import { ProtocolError, type ProtocolErrorCode } from '../../src/protocol/errors.ts'
+import { ProtocolError } from '../../src/protocol/errors.ts'
+import type { ProtocolErrorCode } from '../../src/protocol/errors.ts'
 
 /** Frame with a u32 BE prefix, in a fresh non-pooled allocation (so ArrayBuffer identity means something). */
 function frame (bodyBytes: Buffer): Buffer {

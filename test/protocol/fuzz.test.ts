@@ -1,10 +1,11 @@
 // Robustness: whatever bytes arrive, the decoders return/yield or throw a ProtocolError, never anything else.
-import { after, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { decodeMessage, encodeMessage, encodeMessageBytes, MessageTag } from '../../src/protocol/messages.ts'
 import { FrameDecoder } from '../../src/protocol/frame.ts'
-import { ProtocolError, type ProtocolErrorCode } from '../../src/protocol/errors.ts'
+import { ProtocolError } from '../../src/protocol/errors.ts'
+import type { ProtocolErrorCode } from '../../src/protocol/errors.ts'
 import { messageArb } from './arbitraries.ts'
 
 const CODES = new Set<ProtocolErrorCode>([
@@ -50,13 +51,15 @@ type Op =
   | { k: 'insert', pos: number, bytes: Uint8Array }
   | { k: 'delete', pos: number, n: number }
   | { k: 'set32', pos: number, value: number }
+  | { k: 'set8', pos: number, value: number }
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ k: fc.constant('flip' as const), pos: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
   fc.record({ k: fc.constant('truncate' as const), len: fc.nat() }),
   fc.record({ k: fc.constant('insert' as const), pos: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 8 }) }),
   fc.record({ k: fc.constant('delete' as const), pos: fc.nat(), n: fc.integer({ min: 1, max: 8 }) }),
-  fc.record({ k: fc.constant('set32' as const), pos: fc.nat(), value: fc.constantFrom(0, 1, 2, 255, 256, 4096, 4097, 0x7fffffff, 0x80000000, 0xffffffff) })
+  fc.record({ k: fc.constant('set32' as const), pos: fc.nat(), value: fc.constantFrom(0, 1, 2, 255, 256, 4096, 4097, 0x7fffffff, 0x80000000, 0xffffffff) }),
+  fc.record({ k: fc.constant('set8' as const), pos: fc.nat(), value: fc.constantFrom(0, 1, 2, 3, 0x7f, 0x80, 0xff) })
 )
 
 function mutate (input: Buffer, ops: Op[]): Buffer {
@@ -68,6 +71,7 @@ function mutate (input: Buffer, ops: Op[]): Buffer {
       case 'insert': { const p = op.pos % (b.length + 1); b = Buffer.concat([b.subarray(0, p), op.bytes, b.subarray(p)]); break }
       case 'delete': { const p = op.pos % (b.length + 1); b = Buffer.concat([b.subarray(0, p), b.subarray(p + op.n)]); break }
       case 'set32': if (b.length >= 4) { const p = op.pos % (b.length - 3); b.writeUInt32BE(op.value, p) } break
+      case 'set8': if (b.length > 0) b[op.pos % b.length] = op.value; break
     }
   }
   return b
@@ -75,11 +79,6 @@ function mutate (input: Buffer, ops: Op[]): Buffer {
 
 describe('fuzz: decoders throw only ProtocolError', () => {
   const started = Date.now()
-  after(() => {
-    // The brief: at least 100,000 inputs in total, in well under 20 s.
-    assert.ok(inputs >= 100_000, `only ${inputs} inputs were tried`)
-    assert.ok(Date.now() - started < 20_000, `fuzzing took ${Date.now() - started} ms`)
-  })
 
   it('random byte arrays', () => {
     fc.assert(fc.property(fc.uint8Array({ maxLength: 80 }), fc.nat(), (bytes, cut) => {
@@ -98,7 +97,7 @@ describe('fuzz: decoders throw only ProtocolError', () => {
     }), { seed: 42, numRuns: 20_000 })
   })
 
-  it('mutations (bit flips, truncations, insertions, deletions, u32 overwrites) of valid encoded messages', () => {
+  it('mutations (bit flips, truncations, insertions, deletions, u8/u32 overwrites) of valid encoded messages', () => {
     fc.assert(fc.property(fc.array(messageArb, { minLength: 1, maxLength: 3 }), fc.array(opArb, { minLength: 1, maxLength: 4 }), fc.nat(), (msgs, ops, cut) => {
       const stream = Buffer.concat(msgs.map(encodeMessageBytes))
       const mutated = mutate(stream, ops)
@@ -108,9 +107,15 @@ describe('fuzz: decoders throw only ProtocolError', () => {
     }), { seed: 42, numRuns: 30_000 })
   })
 
+  // Runs last (tests of a suite run in order): the budget is at least 100,000 inputs in well under 20 s.
+  it('tried at least 100,000 inputs in under 20 s', t => {
+    t.diagnostic(`${inputs} inputs in ${Date.now() - started} ms`)
+    assert.ok(inputs >= 100_000, `only ${inputs} inputs were tried`)
+    assert.ok(Date.now() - started < 20_000, `fuzzing took ${Date.now() - started} ms`)
+  })
+
   it('the checker itself catches a foreign error (so the properties above can fail)', () => {
     assert.throws(() => onlyProtocolErrors(() => { throw new RangeError('boom') }), /non-ProtocolError/)
-    assert.doesNotThrow(() => onlyProtocolErrors(() => { throw new ProtocolError('ERR_TRUNCATED', 'x') })
-    )
+    assert.doesNotThrow(() => onlyProtocolErrors(() => { throw new ProtocolError('ERR_TRUNCATED', 'x') }))
   })
 })

@@ -1,11 +1,11 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import {
-  decodeMessage, encodeMessage, encodeMessageBytes, countSegments, MessageTag, type Message
-} from '../../src/protocol/messages.ts'
+import { decodeMessage, encodeMessage, encodeMessageBytes, countSegments, MessageTag } from '../../src/protocol/messages.ts'
+import type { Message } from '../../src/protocol/messages.ts'
 import { FrameDecoder } from '../../src/protocol/frame.ts'
-import { ProtocolError, type ProtocolErrorCode } from '../../src/protocol/errors.ts'
+import { ProtocolError } from '../../src/protocol/errors.ts'
+import type { ProtocolErrorCode } from '../../src/protocol/errors.ts'
 import { MAX_STRING_BYTES } from '../../src/protocol/bytes.ts'
 import { messageArb, messageArbs } from './arbitraries.ts'
 
@@ -125,12 +125,20 @@ describe('round trips', () => {
   })
 
   it('decoded hello nonce, auth mac, meta hashes and have bits do not alias the frame', () => {
-    const hello: Message = { type: 'hello', version: 1, auth: false, role: 'peer', id: 1, nonce: Buffer.alloc(16, 1) }
-    const b = Buffer.from(body(hello))
-    const decoded = decodeMessage(b)
-    assert.equal(decoded.type, 'hello')
-    b.fill(0)
-    if (decoded.type === 'hello') assert.deepEqual(decoded.nonce, Buffer.alloc(16, 1))
+    const meta = { name: 'f', size: 1, segmentSize: 1, algo: 'sha256' as const, hashes: Buffer.alloc(32, 1) }
+    const msgs: Message[] = [
+      { type: 'hello', version: 1, auth: false, role: 'peer', id: 1, nonce: Buffer.alloc(16, 1) },
+      { type: 'auth', mac: Buffer.alloc(32, 1) },
+      { type: 'register', host: 'h', port: 1, files: [meta], wants: [] },
+      { type: 'swarm', file: 'f', meta, members: [] },
+      { type: 'have-map', file: 'f', count: 16, bits: Buffer.alloc(2, 1) }
+    ]
+    for (const m of msgs) {
+      const b = Buffer.from(body(m))
+      const decoded = decodeMessage(b)
+      b.fill(0) // the connection may reuse or drop the frame; decoded fields must keep their bytes
+      assert.deepEqual(decoded, m, m.type)
+    }
   })
 
   it('a chunk payload is a zero-copy view of the frame body', () => {
@@ -270,9 +278,7 @@ describe('rejections', () => {
     rejects(hex('16 0002 c0af'), 'ERR_BAD_FIELD') // overlong '/'
   })
 
-  it('invalid UTF-8 whose replacement has the same byte length -> ERR_BAD_FIELD', {
-    todo: 'BUG in src/protocol/bytes.ts Reader.string: the byteLength check misses a 4-byte sequence cut to 3 bytes (f0 9f 98 -> one U+FFFD, also 3 bytes)'
-  }, () => {
+  it('invalid UTF-8 whose replacement has the same byte length -> ERR_BAD_FIELD', () => {
     rejects(hex('16 0003 f09f98'), 'ERR_BAD_FIELD')
     rejects(hex('16 0004 f09f9841'), 'ERR_BAD_FIELD')
   })

@@ -1,0 +1,174 @@
+import { createHash } from 'node:crypto'
+import { mkdir, open, rename, stat, type FileHandle } from 'node:fs/promises'
+import path from 'node:path'
+import { HASH_BYTES, type FileMeta } from '../protocol/messages.ts'
+import { unsafeNameReason } from '../protocol/names.ts'
+import { Bitfield } from './bitfield.ts'
+import type { DownloadFile, HeldFile, SegmentStore } from './store.ts'
+import { segmentHash, segmentLength } from './verify.ts'
+
+/** Reads exactly `len` bytes at `pos` into a fresh buffer. */
+async function readExact (fh: FileHandle, pos: number, len: number): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(len)
+  let got = 0
+  while (got < len) {
+    const { bytesRead } = await fh.read(buf, got, len - got, pos + got)
+    if (bytesRead === 0) throw new Error('unexpected end of file')
+    got += bytesRead
+  }
+  return buf
+}
+
+/** Resolves a name from the network under `dir`, refusing anything that could escape it. */
+export function safeJoin (dir: string, name: string): string {
+  const why = unsafeNameReason(name)
+  if (why !== null) throw new Error(`refused file name ${JSON.stringify(name)}: ${why}`)
+  const root = path.resolve(dir)
+  const full = path.resolve(root, name)
+  if (!full.startsWith(root + path.sep)) throw new Error(`refused file name ${JSON.stringify(name)}: escapes ${root}`)
+  return full
+}
+
+/** A whole file on disk that we share. */
+class SharedFile implements HeldFile {
+  readonly meta: FileMeta
+  private readonly fh: FileHandle
+  private readonly bits: Bitfield
+  constructor (meta: FileMeta, fh: FileHandle) {
+    this.meta = meta
+    this.fh = fh
+    this.bits = Bitfield.full(meta.hashes.length / HASH_BYTES)
+  }
+
+  has (i: number): boolean { return this.bits.has(i) }
+  haveBits (): Buffer { return this.bits.bytes }
+  async read (i: number): Promise<Buffer> { return await readExact(this.fh, i * this.meta.segmentSize, segmentLength(this.meta, i)) }
+  async close (): Promise<void> { await this.fh.close() }
+}
+
+/** A download written with positional writes into `<name>.part`, renamed when complete. */
+class PartFile implements DownloadFile {
+  readonly meta: FileMeta
+  readonly finalPath: string
+  readonly partPath: string
+  private readonly fh: FileHandle
+  readonly bits: Bitfield
+  private completed: boolean
+
+  constructor (meta: FileMeta, fh: FileHandle, finalPath: string, partPath: string, bits: Bitfield, completed = false) {
+    this.completed = completed
+    this.meta = meta
+    this.fh = fh
+    this.finalPath = finalPath
+    this.partPath = partPath
+    this.bits = bits
+  }
+
+  has (i: number): boolean { return this.bits.has(i) }
+  haveBits (): Buffer { return this.bits.bytes }
+  async read (i: number): Promise<Buffer> { return await readExact(this.fh, i * this.meta.segmentSize, segmentLength(this.meta, i)) }
+  missing (): number[] {
+    const out: number[] = []
+    for (let i = 0; i < this.bits.length; i++) if (!this.bits.has(i)) out.push(i)
+    return out
+  }
+
+  async write (i: number, data: Buffer): Promise<void> {
+    let done = 0
+    const pos = i * this.meta.segmentSize
+    while (done < data.length) {
+      const { bytesWritten } = await this.fh.write(data, done, data.length - done, pos + done)
+      done += bytesWritten
+    }
+    this.bits.set(i)
+  }
+
+  async complete (): Promise<string> {
+    if (this.completed) return this.finalPath
+    if (!this.bits.full) throw new Error(`"${this.meta.name}" is not complete`)
+    await this.fh.sync()
+    await rename(this.partPath, this.finalPath)
+    this.completed = true
+    return this.finalPath
+  }
+
+  async close (): Promise<void> { await this.fh.close() }
+}
+
+/** Checks which segments of an existing file already match their hashes (resume). */
+async function verifyExisting (fh: FileHandle, meta: FileMeta, bits: Bitfield): Promise<void> {
+  const n = bits.length
+  for (let i = 0; i < n; i++) {
+    const len = segmentLength(meta, i)
+    let data: Buffer
+    try { data = await readExact(fh, i * meta.segmentSize, len) } catch { continue }
+    if (createHash('sha256').update(data).digest().equals(segmentHash(meta, i))) bits.set(i)
+  }
+}
+
+/** Real-file store: shares files from disk and downloads into an output directory. */
+export class RealStore implements SegmentStore {
+  private readonly shared = new Map<string, SharedFile>()
+  private readonly downloads = new Map<string, PartFile>()
+  private readonly outDir: string
+
+  /** `outDir` is where downloads go (created when needed). */
+  constructor (outDir: string) { this.outDir = outDir }
+
+  /** Shares a file already hashed (see hashFile). */
+  async addShared (filePath: string, meta: FileMeta): Promise<void> {
+    const why = unsafeNameReason(meta.name)
+    if (why !== null) throw new Error(`cannot share ${filePath} as ${JSON.stringify(meta.name)}: ${why}`)
+    if (this.shared.has(meta.name)) throw new Error(`two shared files are both named "${meta.name}"`)
+    this.shared.set(meta.name, new SharedFile(meta, await open(filePath, 'r')))
+  }
+
+  owned (): FileMeta[] { return [...this.shared.values()].map(f => f.meta) }
+
+  held (name: string): HeldFile | undefined { return this.shared.get(name) ?? this.downloads.get(name) }
+
+  async openDownload (meta: FileMeta): Promise<DownloadFile> {
+    const known = this.downloads.get(meta.name)
+    if (known !== undefined) return known
+    const finalPath = safeJoin(this.outDir, meta.name)
+    const partPath = `${finalPath}.part`
+    await mkdir(path.dirname(finalPath), { recursive: true })
+    const n = meta.hashes.length / HASH_BYTES
+    const bits = new Bitfield(n)
+    // A finished file from an earlier run: verify it and serve it.
+    const existing = await stat(finalPath).catch(() => null)
+    if (existing !== null && existing.isFile() && existing.size === meta.size) {
+      const fh = await open(finalPath, 'r')
+      await verifyExisting(fh, meta, bits)
+      if (bits.full) {
+        const f = new PartFile(meta, fh, finalPath, partPath, bits, true)
+        this.downloads.set(meta.name, f)
+        return f
+      }
+      await fh.close()
+    }
+    const resumed = new Bitfield(n)
+    let fh: FileHandle
+    try {
+      fh = await open(partPath, 'r+')
+      await fh.truncate(meta.size)
+      await verifyExisting(fh, meta, resumed)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+      fh = await open(partPath, 'w+')
+      await fh.truncate(meta.size)
+    }
+    const f = new PartFile(meta, fh, finalPath, partPath, resumed)
+    this.downloads.set(meta.name, f)
+    return f
+  }
+
+  /** How many segments of a download were found on disk already (resume). */
+  resumedSegments (name: string): number { return this.downloads.get(name)?.bits.count ?? 0 }
+
+  async close (): Promise<void> {
+    await Promise.all([...this.shared.values(), ...this.downloads.values()].map(async f => { await f.close().catch(() => {}) }))
+    this.shared.clear()
+    this.downloads.clear()
+  }
+}

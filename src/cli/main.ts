@@ -5,6 +5,9 @@ import { InputError } from '../classic/input.ts'
 import { runSwarm } from '../launch/run.ts'
 import { formatSummary } from '../launch/stats.ts'
 import { runDemo } from './demo.ts'
+import { runGet, runLs, runShare, runTracker, type PeerCliOptions } from './real.ts'
+import { parseRate } from '../util/rate-limiter.ts'
+import { MAX_SEGMENT_BYTES } from '../protocol/messages.ts'
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
 
@@ -68,6 +71,74 @@ export function buildProgram (): Command {
     .description('run the bundled example scenario as a swarm and show who sent what to whom')
     .option('--keep', 'keep the output directory')
     .action(async (o: { keep?: boolean }) => { process.exitCode = await runDemo({ keep: o.keep === true, out: s => process.stdout.write(s), err }) })
+
+  const secretOf = (o: { secret?: string }): string | null => {
+    const v = o.secret ?? process.env['DFSS_SECRET'] ?? ''
+    return v === '' ? null : v
+  }
+  const guard = (name: string, fn: () => Promise<number>) => async (): Promise<void> => {
+    try {
+      process.exitCode = await fn()
+    } catch (e) {
+      err(`dfss ${name}: ${(e as Error).message}`)
+      process.exitCode = e instanceof RangeError ? 2 : 1
+    }
+  }
+  const io = { out: (s: string) => { process.stdout.write(s) }, err }
+
+  program.command('tracker')
+    .description('run a long-running tracker for real files (stops on SIGINT/SIGTERM)')
+    .option('--host <addr>', 'address to bind', '127.0.0.1')
+    .option('--port <port>', 'port to bind (0 picks a free one)', parseIntOption, 0)
+    .option('--max-connections <n>', 'most simultaneous connections', parseIntOption, 1024)
+    .option('--secret <secret>', 'swarm secret (default: DFSS_SECRET)')
+    .action(async (o: { host: string, port: number, maxConnections: number, secret?: string }) => {
+      await guard('tracker', async () => await runTracker({ host: o.host, port: o.port, maxConnections: o.maxConnections, secret: secretOf(o) }, io))()
+    })
+
+  const peerOpts = (c: Command): Command => c
+    .requiredOption('-t, --tracker <host:port>', 'the tracker')
+    .option('--host <addr>', 'address our segment server binds', '0.0.0.0')
+    .option('--port <port>', 'port our segment server binds (0: any)', parseIntOption, 0)
+    .option('--advertise <addr>', 'address other peers should dial (default: what the tracker sees)')
+    .option('--upload-limit <rate>', 'cap on upload speed, e.g. 20MiB (per second)', (v: string) => { try { return parseRate(v) } catch (e) { throw new InvalidArgumentError((e as Error).message) } })
+    .option('--secret <secret>', 'swarm secret (default: DFSS_SECRET)')
+
+  type PeerFlags = { tracker: string, host: string, port: number, advertise?: string, uploadLimit?: number, secret?: string }
+  const common = (o: PeerFlags): PeerCliOptions => ({ tracker: o.tracker, host: o.host, port: o.port, ...(o.advertise !== undefined ? { advertise: o.advertise } : {}), uploadLimit: o.uploadLimit ?? null, secret: secretOf(o) })
+
+  peerOpts(program.command('share'))
+    .description('share files (a directory shares the files under it by relative path) until SIGINT/SIGTERM')
+    .argument('<path...>', 'files or directories')
+    .option('--segment-size <bytes>', 'segment size, e.g. 1MiB (max 16MiB)', (v: string) => {
+      const n = (() => { try { return parseRate(v) } catch (e) { throw new InvalidArgumentError((e as Error).message) } })()
+      if (!Number.isInteger(n) || n < 1 || n > MAX_SEGMENT_BYTES) throw new InvalidArgumentError('must be a whole number of bytes from 1 to 16MiB')
+      return n
+    })
+    .action(async (paths: string[], o: PeerFlags & { segmentSize?: number }) => {
+      await guard('share', async () => await runShare(paths, { ...common(o), ...(o.segmentSize !== undefined ? { segmentSize: o.segmentSize } : {}) }, io))()
+    })
+
+  peerOpts(program.command('get'))
+    .description('download files by name or glob from the swarm into a directory')
+    .argument('<name...>', 'file names or glob patterns (quote them: "logs/*.csv")')
+    .requiredOption('-o, --out <dir>', 'output directory')
+    .option('--seed', 'keep serving after the download until SIGINT/SIGTERM')
+    .option('--json', 'one JSON event per line')
+    .action(async (names: string[], o: PeerFlags & { out: string, seed?: boolean, json?: boolean }) => {
+      const progress = o.json === true ? 'json' : process.stdout.isTTY ? 'tty' : 'plain'
+      await guard('get', async () => await runGet(names, { ...common(o), out: o.out, seed: o.seed === true, progress }, io))()
+    })
+
+  program.command('ls')
+    .description("list the tracker's catalog (name, size, segments, seeds, peers)")
+    .requiredOption('-t, --tracker <host:port>', 'the tracker')
+    .argument('[glob]', 'only names matching this pattern', '')
+    .option('--json', 'JSON output')
+    .option('--secret <secret>', 'swarm secret (default: DFSS_SECRET)')
+    .action(async (pattern: string, o: { tracker: string, json?: boolean, secret?: string }) => {
+      await guard('ls', async () => await runLs({ tracker: o.tracker, pattern, json: o.json === true, secret: secretOf(o) }, io))()
+    })
 
   program.command('mpi')
     .description('run one rank under mpirun or srun (rank and size from the launcher); see `dfss mpi --help`')

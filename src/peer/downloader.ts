@@ -62,6 +62,8 @@ class FileJob {
   readonly tiebreak: Float64Array
   missing: Set<number>
   sinceRefresh = 0
+  /** Segment writes still in progress (the file completes only after the last one). */
+  writing = 0
   refreshing = false
   stallTimer: NodeJS.Timeout | null = null
   stallBackoffMs = 10
@@ -120,6 +122,11 @@ export class Downloader extends EventEmitter {
     }
   }
 
+  private readonly addresses = new Map<number, string>()
+
+  /** host:port of a source seen in a swarm answer. */
+  sourceAddress (id: number): string | undefined { return this.addresses.get(id) }
+
   /** Segments received per (source, file), for CLIENT_FIN and the stats. */
   transfers (): Transfer[] { return [...this.tally.values()] }
 
@@ -165,6 +172,7 @@ export class Downloader extends EventEmitter {
   private applySwarm (job: FileJob, answer: SwarmAnswer): void {
     const self = this.selfId()
     const members = answer.members.filter(m => m.id !== self)
+    for (const m of members) this.addresses.set(m.id, `${m.host}:${m.port}`)
     const seen = new Set(members.map(m => m.id))
     for (const [id, s] of job.sources) {
       if (!seen.has(id) && s.inFlight === 0) {
@@ -350,7 +358,12 @@ export class Downloader extends EventEmitter {
     if (!job.missing.has(index)) return // a duplicate from the endgame arrived first
     job.missing.delete(index)
     job.stallBackoffMs = 10
-    await job.file.write(index, data)
+    job.writing++
+    try {
+      await job.file.write(index, data)
+    } finally {
+      job.writing--
+    }
     this.announce(job.meta.name, index)
     const key = `${s.member.id}\0${job.meta.name}`
     const t = this.tally.get(key)
@@ -358,7 +371,7 @@ export class Downloader extends EventEmitter {
     else t.segments++
     this.emit('segment', { file: job.meta.name, index, from: s.member.id, bytes: data.length, have: job.total - job.missing.size, total: job.total } satisfies SegmentEvent)
     if (job.missing.size === 0) {
-      await this.finishFile(job)
+      if (job.writing === 0) await this.finishFile(job)
       return
     }
     if (++job.sinceRefresh >= this.opts.refreshEvery) this.refresh(job)

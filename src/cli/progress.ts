@@ -1,0 +1,87 @@
+import cliProgress from 'cli-progress'
+import type { Downloader, SegmentEvent } from '../peer/downloader.ts'
+
+/** How progress is shown: bars on a terminal, log lines otherwise, or one JSON event per line. */
+export type ProgressMode = 'tty' | 'plain' | 'json'
+
+/** Formats a byte count (KiB/MiB/GiB). */
+export function formatBytes (n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
+  let i = 0
+  let v = n
+  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++ }
+  return `${i === 0 ? v : v.toFixed(1)} ${units[i] as string}`
+}
+
+interface FileProgress { name: string, size: number, total: number, have: number, bytes: number, startedAt: number, bar: cliProgress.SingleBar | null, lastTenth: number }
+
+/** Shows download progress from a Downloader's events; `finish()` returns per-file timings. */
+export class ProgressReporter {
+  private readonly mode: ProgressMode
+  private readonly out: (s: string) => void
+  private readonly files = new Map<string, FileProgress>()
+  private readonly multi: cliProgress.MultiBar | null
+  private readonly downloader: Downloader
+
+  constructor (downloader: Downloader, mode: ProgressMode, out: (s: string) => void) {
+    this.mode = mode
+    this.out = out
+    this.downloader = downloader
+    this.multi = mode === 'tty'
+      ? new cliProgress.MultiBar({
+        format: '{name} |{bar}| {percentage}% {done}/{sizeText} {speed} {sources} src ETA {eta_formatted}',
+        hideCursor: true,
+        clearOnComplete: false,
+        stopOnComplete: false,
+        etaBuffer: 20,
+        fps: 10
+      }, cliProgress.Presets.shades_classic)
+      : null
+    downloader.on('file-start', (name: string, total: number, have: number, size: number) => { this.onStart(name, total, have, size) })
+    downloader.on('segment', (ev: SegmentEvent) => { this.onSegment(ev) })
+    downloader.on('file-done', (name: string, where: string) => { this.onDone(name, where) })
+  }
+
+  private event (obj: Record<string, unknown>): void { this.out(JSON.stringify({ t: Date.now(), ...obj }) + '\n') }
+
+  private onStart (name: string, total: number, have: number, size: number): void {
+    const f: FileProgress = { name, size, total, have, bytes: 0, startedAt: performance.now(), bar: null, lastTenth: 0 }
+    this.files.set(name, f)
+    if (this.mode === 'json') this.event({ event: 'start', file: name, size, segments: total, resumed: have })
+    else if (this.mode === 'plain') this.out(`${name}: ${formatBytes(size)}, ${total} segments${have > 0 ? `, ${have} already on disk` : ''}\n`)
+    else f.bar = (this.multi as cliProgress.MultiBar).create(Math.max(total, 1), have, this.payload(f))
+  }
+
+  private payload (f: FileProgress): Record<string, string | number> {
+    const secs = (performance.now() - f.startedAt) / 1000
+    const speed = secs > 0 ? `${formatBytes(f.bytes / secs)}/s` : '-'
+    return { name: f.name.length > 24 ? '…' + f.name.slice(-23) : f.name.padEnd(24), done: formatBytes(Math.min(f.size, f.have * (f.total > 0 ? f.size / f.total : 0))), sizeText: formatBytes(f.size), speed, sources: this.downloader.activeSources(f.name) }
+  }
+
+  private onSegment (ev: SegmentEvent): void {
+    const f = this.files.get(ev.file)
+    if (f === undefined) return
+    f.have = ev.have
+    f.bytes += ev.bytes
+    if (this.mode === 'json') this.event({ event: 'segment', file: ev.file, index: ev.index, from: ev.from, bytes: ev.bytes, have: ev.have, total: ev.total })
+    else if (this.mode === 'plain') {
+      const tenth = Math.floor((ev.have / ev.total) * 10)
+      if (tenth > f.lastTenth && tenth < 10) {
+        f.lastTenth = tenth
+        this.out(`${ev.file}: ${tenth * 10}% (${ev.have}/${ev.total} segments, ${this.payload(f)['speed'] as string})\n`)
+      }
+    } else f.bar?.update(ev.have, this.payload(f))
+  }
+
+  private onDone (name: string, where: string): void {
+    const f = this.files.get(name)
+    if (f === undefined) return
+    const ms = performance.now() - f.startedAt
+    if (this.mode === 'json') this.event({ event: 'done', file: name, path: where, ms: Math.round(ms) })
+    else if (this.mode === 'plain') this.out(`${name}: done in ${(ms / 1000).toFixed(2)} s -> ${where}\n`)
+    else f.bar?.update(f.total, this.payload(f))
+  }
+
+  /** Stops the bars. */
+  stop (): void { this.multi?.stop() }
+}

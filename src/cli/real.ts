@@ -1,0 +1,184 @@
+import { readdir, stat } from 'node:fs/promises'
+import path from 'node:path'
+import picomatch from 'picomatch'
+import { Connection } from '../net/connection.ts'
+import type { CatalogEntry, Message } from '../protocol/messages.ts'
+import { PeerNode } from '../peer/peer.ts'
+import { DEFAULT_SEGMENT_BYTES, hashFile } from '../storage/hasher.ts'
+import { RealStore } from '../storage/real-store.ts'
+import { verifySegment } from '../storage/verify.ts'
+import { Tracker } from '../tracker/server.ts'
+import { formatBytes, ProgressReporter, type ProgressMode } from './progress.ts'
+
+/** Where output goes (injectable for tests). */
+export interface Io { out: (s: string) => void, err: (s: string) => void }
+
+/** Parses HOST:PORT (IPv6 as [addr]:port). */
+export function parseHostPort (text: string): { host: string, port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):([0-9]{1,5})$/.exec(text)
+  const port = Number(m?.[3])
+  if (m === null || port < 1 || port > 65535) throw new RangeError(`expected HOST:PORT, got "${text}"`)
+  return { host: (m[1] ?? m[2]) as string, port }
+}
+
+/** Resolves when the process gets SIGINT or SIGTERM. */
+export async function untilSignal (): Promise<NodeJS.Signals> {
+  return await new Promise(resolve => {
+    const on = (sig: NodeJS.Signals): void => {
+      process.off('SIGINT', on)
+      process.off('SIGTERM', on)
+      resolve(sig)
+    }
+    process.on('SIGINT', on)
+    process.on('SIGTERM', on)
+  })
+}
+
+/** Common peer options of share and get. */
+export interface PeerCliOptions {
+  tracker: string
+  host?: string
+  port?: number
+  advertise?: string
+  secret?: string | null
+  uploadLimit?: number | null
+}
+
+function peerOptions (o: PeerCliOptions): { tracker: { host: string, port: number }, listenHost: string, listenPort: number, advertiseHost?: string, secret: string | null, uploadLimit: number | null } {
+  return {
+    tracker: parseHostPort(o.tracker),
+    listenHost: o.host ?? '0.0.0.0',
+    listenPort: o.port ?? 0,
+    ...(o.advertise !== undefined ? { advertiseHost: o.advertise } : {}),
+    secret: o.secret ?? null,
+    uploadLimit: o.uploadLimit ?? null
+  }
+}
+
+/** `dfss tracker`: a long-running tracker until SIGINT/SIGTERM. */
+export async function runTracker (o: { host: string, port: number, secret: string | null, maxConnections?: number }, io: Io, stop: Promise<unknown> = untilSignal()): Promise<number> {
+  const tracker = new Tracker({ secret: o.secret, ...(o.maxConnections !== undefined ? { maxConnections: o.maxConnections } : {}) })
+  tracker.on('warning', (e: Error) => { io.err(`dfss tracker: ${e.message}`) })
+  const addr = await tracker.listen(o.host, o.port)
+  io.out(`dfss tracker listening on ${addr.host.includes(':') ? `[${addr.host}]` : addr.host}:${addr.port}\n`)
+  await stop
+  await tracker.close()
+  io.out('dfss tracker stopped\n')
+  return 0
+}
+
+/** Lists the files to share: a file as its base name, a directory as the files under it by relative path. */
+export async function collectShares (paths: string[]): Promise<Array<{ file: string, name: string }>> {
+  const out: Array<{ file: string, name: string }> = []
+  for (const p of paths) {
+    const st = await stat(p)
+    if (st.isFile()) { out.push({ file: p, name: path.basename(p) }); continue }
+    if (!st.isDirectory()) throw new Error(`${p}: not a file or directory`)
+    const entries = (await readdir(p, { recursive: true, withFileTypes: true })).filter(e => e.isFile())
+    for (const e of entries) {
+      const full = path.join(e.parentPath ?? (e as unknown as { path: string }).path, e.name)
+      out.push({ file: full, name: path.relative(p, full).split(path.sep).join('/') })
+    }
+  }
+  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+}
+
+/** `dfss share PATH...`: hashes the files, registers them and serves until SIGINT/SIGTERM. */
+export async function runShare (paths: string[], o: PeerCliOptions & { segmentSize?: number }, io: Io, stop: Promise<unknown> = untilSignal()): Promise<number> {
+  const store = new RealStore(process.cwd())
+  const shares = await collectShares(paths)
+  if (shares.length === 0) throw new Error('nothing to share')
+  const segmentSize = o.segmentSize ?? DEFAULT_SEGMENT_BYTES
+  for (const s of shares) {
+    const t0 = performance.now()
+    const meta = await hashFile(s.file, s.name, segmentSize)
+    await store.addShared(s.file, meta)
+    io.out(`hashed ${s.name}: ${formatBytes(meta.size)}, ${meta.hashes.length / 32} segments in ${((performance.now() - t0) / 1000).toFixed(2)} s\n`)
+  }
+  const node = new PeerNode({ store, rank: 0, ...peerOptions(o), download: { verify: verifySegment } })
+  node.on('warning', (e: Error) => { io.err(`dfss share: ${e.message}`) })
+  await node.start([])
+  io.out(`sharing ${shares.length} file${shares.length === 1 ? '' : 's'} as peer ${node.id} (tracker ${o.tracker})\n`)
+  const lost = new Promise<Error>(resolve => node.once('tracker-lost', resolve))
+  const why = await Promise.race([stop, lost])
+  await node.stop()
+  if (why instanceof Error) { io.err(`dfss share: lost the tracker: ${why.message}`); return 1 }
+  io.out(`stopped; uploaded ${node.uploader.uploads} segments\n`)
+  return 0
+}
+
+/** Catalog names matching any of the patterns (a literal name or a glob); throws naming a pattern that matches nothing. */
+export function resolvePatterns (catalog: CatalogEntry[], patterns: string[]): string[] {
+  const names: string[] = []
+  for (const p of patterns) {
+    const isMatch = picomatch(p, { dot: true })
+    const hits = catalog.filter(e => e.name === p || isMatch(e.name)).map(e => e.name)
+    if (hits.length === 0) throw new Error(`no file in the tracker's catalog matches "${p}"`)
+    for (const h of hits) if (!names.includes(h)) names.push(h)
+  }
+  return names
+}
+
+/** `dfss get`: downloads matching files into `out`, serving what it has meanwhile; `--seed` keeps serving. */
+export async function runGet (patterns: string[], o: PeerCliOptions & { out: string, seed?: boolean, progress: ProgressMode }, io: Io, stop: Promise<unknown> = untilSignal()): Promise<number> {
+  const store = new RealStore(path.resolve(o.out))
+  const node = new PeerNode({ store, rank: 0, ...peerOptions(o), download: { verify: verifySegment, perSourceLimit: 8, maxInFlight: 32 } })
+  node.on('warning', (e: Error) => { if (o.progress !== 'tty') io.err(`dfss get: ${e.message}`) })
+  const t0 = performance.now()
+  try {
+    await node.start([])
+    const names = resolvePatterns(await (node.tracker as NonNullable<typeof node.tracker>).catalog(''), patterns)
+    const progress = new ProgressReporter(node.downloader as NonNullable<typeof node.downloader>, o.progress, io.out)
+    const stopped = stop.then(() => { throw new Error('interrupted') })
+    try {
+      await Promise.race([node.downloadAll(names), stopped])
+    } finally {
+      progress.stop()
+    }
+    node.reportFinished()
+    const secs = (performance.now() - t0) / 1000
+    const summary = summarize(node)
+    if (o.progress === 'json') io.out(JSON.stringify({ t: Date.now(), event: 'summary', seconds: secs, transfers: node.transfers() }) + '\n')
+    else io.out(`downloaded ${names.length} file${names.length === 1 ? '' : 's'} in ${secs.toFixed(2)} s\n${summary}`)
+    if (o.seed === true) {
+      io.out(`seeding as peer ${node.id} until interrupted\n`)
+      await stop
+    }
+    return 0
+  } finally {
+    await node.stop()
+  }
+}
+
+function summarize (node: PeerNode): string {
+  const lines: string[] = []
+  const byFile = new Map<string, Array<{ from: number, segments: number }>>()
+  for (const t of node.transfers()) byFile.set(t.file, [...(byFile.get(t.file) ?? []), { from: t.from, segments: t.segments }])
+  for (const [file, list] of byFile) {
+    const parts = list.sort((a, b) => b.segments - a.segments).map(x => `${x.segments} from peer ${x.from}${node.downloader?.sourceAddress(x.from) !== undefined ? ` (${node.downloader.sourceAddress(x.from) as string})` : ''}`)
+    lines.push(`  ${file}: ${parts.join(', ')}\n`)
+  }
+  return lines.join('')
+}
+
+/** `dfss ls`: the tracker's catalog. */
+export async function runLs (o: { tracker: string, pattern: string, secret: string | null, json: boolean }, io: Io): Promise<number> {
+  const { host, port } = parseHostPort(o.tracker)
+  const conn = await Connection.connect(host, port, { role: 'client', id: 0, secret: o.secret })
+  const entries = await new Promise<CatalogEntry[]>((resolve, reject) => {
+    conn.on('message', (m: Message) => {
+      if (m.type === 'catalog') resolve(m.entries)
+      else if (m.type === 'error') reject(new Error(m.message))
+    })
+    conn.on('close', (e?: Error) => reject(e ?? new Error('the tracker closed the connection')))
+    conn.start()
+    conn.send({ type: 'req-catalog', pattern: o.pattern })
+  })
+  await conn.close()
+  if (o.json) { io.out(JSON.stringify(entries) + '\n'); return 0 }
+  const rows = [['NAME', 'SIZE', 'SEGMENTS', 'SEEDS', 'PEERS'], ...entries.map(e => [e.name, formatBytes(e.size), String(e.segments), String(e.seeds), String(e.peers)])]
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map(r => r[i]!.length)))
+  for (const r of rows) io.out(r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ') + '\n')
+  if (entries.length === 0) io.out(`(no file${o.pattern !== '' ? ` matches "${o.pattern}"` : ''})\n`)
+  return 0
+}

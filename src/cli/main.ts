@@ -103,9 +103,26 @@ export function buildProgram (): Command {
     .option('--advertise <addr>', 'address other peers should dial (default: what the tracker sees)')
     .option('--upload-limit <rate>', 'cap on upload speed, e.g. 20MiB (per second)', (v: string) => { try { return parseRate(v) } catch (e) { throw new InvalidArgumentError((e as Error).message) } })
     .option('--secret <secret>', 'swarm secret (default: DFSS_SECRET)')
+    .option('--reconnect-for <seconds>', 'keep trying to reach a lost tracker this long', parseSeconds, 60)
+    .option('--request-timeout <seconds>', 'a segment request not answered in this time goes to another source', parseSeconds, 15)
+    .option('--max-connections <n>', 'most incoming peer connections', parseIntOption, 256)
+    .option('--max-requests <n>', 'most queued requests per incoming connection', parseIntOption, 64)
+    .option('--handshake-timeout <seconds>', 'time allowed for a handshake', parseSeconds, 10)
 
-  type PeerFlags = { tracker: string, host: string, port: number, advertise?: string, uploadLimit?: number, secret?: string }
-  const common = (o: PeerFlags): PeerCliOptions => ({ tracker: o.tracker, host: o.host, port: o.port, ...(o.advertise !== undefined ? { advertise: o.advertise } : {}), uploadLimit: o.uploadLimit ?? null, secret: secretOf(o) })
+  type PeerFlags = { tracker: string, host: string, port: number, advertise?: string, uploadLimit?: number, secret?: string, reconnectFor: number, requestTimeout: number, maxConnections: number, maxRequests: number, handshakeTimeout: number }
+  const common = (o: PeerFlags): PeerCliOptions => ({
+    tracker: o.tracker,
+    host: o.host,
+    port: o.port,
+    ...(o.advertise !== undefined ? { advertise: o.advertise } : {}),
+    uploadLimit: o.uploadLimit ?? null,
+    secret: secretOf(o),
+    reconnectFor: o.reconnectFor,
+    requestTimeout: o.requestTimeout,
+    maxConnections: o.maxConnections,
+    maxRequests: o.maxRequests,
+    handshakeTimeout: o.handshakeTimeout
+  })
 
   peerOpts(program.command('share'))
     .description('share files (a directory shares the files under it by relative path) until SIGINT/SIGTERM')

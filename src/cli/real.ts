@@ -3,7 +3,7 @@ import path from 'node:path'
 import picomatch from 'picomatch'
 import { Connection } from '../net/connection.ts'
 import type { CatalogEntry, Message } from '../protocol/messages.ts'
-import { PeerNode } from '../peer/peer.ts'
+import { PeerNode, type PeerNodeOptions } from '../peer/peer.ts'
 import { DEFAULT_SEGMENT_BYTES, hashFile } from '../storage/hasher.ts'
 import { RealStore } from '../storage/real-store.ts'
 import { verifySegment } from '../storage/verify.ts'
@@ -42,10 +42,20 @@ export interface PeerCliOptions {
   advertise?: string
   secret?: string | null
   uploadLimit?: number | null
+  /** Seconds to keep trying to reach a lost tracker. Default 60. */
+  reconnectFor?: number
+  requestTimeout?: number
+  maxConnections?: number
+  maxRequests?: number
+  handshakeTimeout?: number
 }
 
-function peerOptions (o: PeerCliOptions): { tracker: { host: string, port: number }, listenHost: string, listenPort: number, advertiseHost?: string, secret: string | null, uploadLimit: number | null } {
+function peerOptions (o: PeerCliOptions): Omit<PeerNodeOptions, 'store' | 'rank' | 'download'> {
   return {
+    reconnectForMs: (o.reconnectFor ?? 60) * 1000,
+    ...(o.maxConnections !== undefined ? { maxConnections: o.maxConnections } : {}),
+    ...(o.maxRequests !== undefined ? { maxRequestsPerConnection: o.maxRequests } : {}),
+    ...(o.handshakeTimeout !== undefined ? { handshakeTimeoutMs: o.handshakeTimeout * 1000 } : {}),
     tracker: parseHostPort(o.tracker),
     listenHost: o.host ?? '0.0.0.0',
     listenPort: o.port ?? 0,
@@ -122,7 +132,7 @@ export function resolvePatterns (catalog: CatalogEntry[], patterns: string[]): s
 /** `dfss get`: downloads matching files into `out`, serving what it has meanwhile; `--seed` keeps serving. */
 export async function runGet (patterns: string[], o: PeerCliOptions & { out: string, seed?: boolean, progress: ProgressMode }, io: Io, stop: Promise<unknown> = untilSignal()): Promise<number> {
   const store = new RealStore(path.resolve(o.out))
-  const node = new PeerNode({ store, rank: 0, ...peerOptions(o), download: { verify: verifySegment, perSourceLimit: 8, maxInFlight: 32 } })
+  const node = new PeerNode({ store, rank: 0, ...peerOptions(o), download: { verify: verifySegment, perSourceLimit: 8, maxInFlight: 32, ...(o.requestTimeout !== undefined ? { requestTimeoutMs: o.requestTimeout * 1000 } : {}) } })
   node.on('warning', (e: Error) => { if (o.progress !== 'tty') io.err(`dfss get: ${e.message}`) })
   const t0 = performance.now()
   try {

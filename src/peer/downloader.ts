@@ -2,12 +2,19 @@ import { EventEmitter } from 'node:events'
 import { debuglog } from 'node:util'
 import { HASH_BYTES, type FileMeta, type Member, type Transfer } from '../protocol/messages.ts'
 import { unsafeNameReason } from '../protocol/names.ts'
+import { ProtocolError } from '../protocol/errors.ts'
 import { Bitfield } from '../storage/bitfield.ts'
 import type { DownloadFile, SegmentStore } from '../storage/store.ts'
 import type { PeerLink } from './peer-link.ts'
 import type { PeerPool } from './peer-pool.ts'
 import { pickRequest, type SourceView } from './source-picker.ts'
-import type { SwarmAnswer, TrackerLink } from './tracker-link.ts'
+import type { SwarmAnswer } from './tracker-link.ts'
+
+/** What the engine needs of the tracker (a TrackerLink, or a session that survives tracker restarts). */
+export interface TrackerApi {
+  swarm: (file: string, withMeta: boolean) => Promise<SwarmAnswer>
+  fileDone: (file: string) => void
+}
 
 const log = debuglog('dfss:download')
 
@@ -91,7 +98,7 @@ class FileJob {
  * Emits `segment` (SegmentEvent), `file-done` (name, path) and `warning`.
  */
 export class Downloader extends EventEmitter {
-  private readonly tracker: TrackerLink
+  private readonly tracker: TrackerApi
   private readonly store: SegmentStore
   private readonly pool: PeerPool
   private readonly announce: (file: string, index: number) => void
@@ -101,7 +108,7 @@ export class Downloader extends EventEmitter {
   private inFlightTotal = 0
   private readonly selfId: () => number
 
-  constructor (deps: { tracker: TrackerLink, store: SegmentStore, pool: PeerPool, announce: (file: string, index: number) => void, selfId: () => number }, opts: DownloaderOptions) {
+  constructor (deps: { tracker: TrackerApi, store: SegmentStore, pool: PeerPool, announce: (file: string, index: number) => void, selfId: () => number }, opts: DownloaderOptions) {
     super()
     this.tracker = deps.tracker
     this.store = deps.store
@@ -188,7 +195,7 @@ export class Downloader extends EventEmitter {
       s.member = m
       s.asked = 0
       s.lacks.clear()
-      if (s.failed && s.bad < this.opts.maxBadSegments && s.link === null && !s.connecting) s.failed = false
+      if (s.failed && s.bad < this.opts.maxBadSegments && !s.connecting && (s.link === null || !s.link.closed)) s.failed = false
       if (m.seed && (s.bits === null || !s.bits.full)) this.setBits(job, s, Bitfield.full(job.total))
       if (s.link === null && !s.connecting && !s.failed) this.connect(job, s)
       if (!s.failed) { if (m.seed) seeds++; else peers++ }
@@ -337,6 +344,7 @@ export class Downloader extends EventEmitter {
         log('request failed: %s', result.error.message)
         this.emit('warning', result.error)
         if (s.link === null || s.link.closed) s.failed = true
+        else if (result.error instanceof ProtocolError && result.error.code === 'ERR_TIMEOUT') s.failed = true // stalled: retried after the next swarm answer
         else s.bad++
         if (s.bad >= this.opts.maxBadSegments) s.failed = true
       } else if (job.missing.has(index)) {

@@ -2,9 +2,9 @@ import { EventEmitter } from 'node:events'
 import type { FileMeta, Transfer } from '../protocol/messages.ts'
 import type { SegmentStore } from '../storage/store.ts'
 import { RateLimiter } from '../util/rate-limiter.ts'
-import { Downloader, type DownloaderOptions } from './downloader.ts'
+import { Downloader, type DownloaderOptions, type TrackerApi } from './downloader.ts'
 import { PeerPool } from './peer-pool.ts'
-import { TrackerLink } from './tracker-link.ts'
+import { TrackerLink, TrackerRefusedError } from './tracker-link.ts'
 import { Uploader } from './uploader.ts'
 
 /** Options of {@link PeerNode}. */
@@ -26,6 +26,11 @@ export interface PeerNodeOptions {
   maxRequestsPerConnection?: number
   handshakeTimeoutMs?: number
   download?: Partial<DownloaderOptions> & Pick<DownloaderOptions, 'verify'>
+  /**
+   * Real mode: when the tracker connection is lost, reconnect with exponential backoff (100 ms up to
+   * 5 s), register again and carry on, for at most this long. 0 = the loss is fatal (classic mode). Default 0.
+   */
+  reconnectForMs?: number
 }
 
 /**
@@ -57,31 +62,95 @@ export class PeerNode extends EventEmitter {
     this.pool = new PeerPool({ id: () => this.id, secret: opts.secret ?? null, ...(opts.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: opts.handshakeTimeoutMs } : {}) })
   }
 
+  private advertise = ''
+  private listenPort = 0
+  private wants: string[] = []
+  private reconnecting: Promise<TrackerLink> | null = null
+  private stopped = false
+
   /** Starts serving, connects to the tracker and registers `owned` with `wants`; resolves after the ACK. */
   async start (wants: string[] = []): Promise<void> {
     const listenHost = this.opts.listenHost ?? '127.0.0.1'
     const addr = await this.uploader.listen(listenHost, this.opts.listenPort ?? 0)
     const wildcard = listenHost === '0.0.0.0' || listenHost === '::'
-    const advertise = this.opts.advertiseHost ?? (wildcard ? '' : addr.host)
-    this.tracker = await TrackerLink.connect(this.opts.tracker.host, this.opts.tracker.port, {
-      id: this.opts.rank,
-      secret: this.opts.secret ?? null,
-      uploads: () => this.uploader.uploads,
-      ...(this.opts.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: this.opts.handshakeTimeoutMs } : {})
-    })
-    this.tracker.on('lost', (e: Error) => this.emit('tracker-lost', e))
-    this.tracker.on('close-request', () => this.emit('close-request'))
-    const owned: FileMeta[] = this.opts.store.owned()
-    this.id = await this.tracker.register(advertise, addr.port, owned, wants)
-    this.uploader.setId(this.id)
+    this.advertise = this.opts.advertiseHost ?? (wildcard ? '' : addr.host)
+    this.listenPort = addr.port
+    this.wants = wants
+    await this.connectTracker()
+    const api: TrackerApi = {
+      swarm: async (file, withMeta) => await this.withTracker(async t => await t.swarm(file, withMeta)),
+      fileDone: file => { this.tracker?.fileDone(file) }
+    }
     this.downloader = new Downloader({
-      tracker: this.tracker,
+      tracker: api,
       store: this.opts.store,
       pool: this.pool,
       announce: (file, index) => { this.uploader.announce(file, index) },
       selfId: () => this.id
     }, this.opts.download ?? { verify: () => false })
     this.downloader.on('warning', (e: Error) => this.emit('warning', e))
+  }
+
+  /** Connects to the tracker and registers what the store holds whole (owned and completed downloads). */
+  private async connectTracker (): Promise<TrackerLink> {
+    const link = await TrackerLink.connect(this.opts.tracker.host, this.opts.tracker.port, {
+      id: this.opts.rank,
+      secret: this.opts.secret ?? null,
+      uploads: () => this.uploader.uploads,
+      ...(this.opts.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: this.opts.handshakeTimeoutMs } : {})
+    })
+    link.on('close-request', () => this.emit('close-request'))
+    link.on('lost', (e: Error) => { this.onTrackerLost(link, e) })
+    this.tracker = link
+    const owned: FileMeta[] = this.opts.store.owned()
+    this.id = await link.register(this.advertise, this.listenPort, owned, this.wants)
+    this.uploader.setId(this.id)
+    return link
+  }
+
+  private onTrackerLost (link: TrackerLink, err: Error): void {
+    if (this.tracker !== link || this.stopped) return
+    if ((this.opts.reconnectForMs ?? 0) <= 0 || err instanceof TrackerRefusedError) {
+      this.emit('tracker-lost', err)
+      return
+    }
+    this.emit('warning', new Error(`lost the tracker (${err.message}); reconnecting`))
+    this.reconnecting ??= this.reconnect().finally(() => { this.reconnecting = null })
+    this.reconnecting.catch((e: Error) => { this.emit('tracker-lost', e) })
+  }
+
+  /** Reconnects with exponential backoff until `reconnectForMs` runs out. */
+  private async reconnect (): Promise<TrackerLink> {
+    const deadline = performance.now() + (this.opts.reconnectForMs ?? 0)
+    let delay = 100
+    let last: Error = new Error('tracker lost')
+    while (!this.stopped && performance.now() < deadline) {
+      await new Promise(resolve => setTimeout(resolve, Math.min(delay, Math.max(0, deadline - performance.now()))))
+      delay = Math.min(5000, delay * 2)
+      try {
+        const link = await this.connectTracker()
+        this.emit('tracker-reconnected', this.id)
+        return link
+      } catch (err) {
+        last = err as Error
+        if (err instanceof TrackerRefusedError) throw err
+      }
+    }
+    throw new Error(`could not reach the tracker again within ${this.opts.reconnectForMs ?? 0} ms: ${last.message}`)
+  }
+
+  /** Runs a tracker request, waiting for a reconnection and retrying when the connection drops meanwhile. */
+  private async withTracker<T> (fn: (t: TrackerLink) => Promise<T>): Promise<T> {
+    for (;;) {
+      const t = this.reconnecting !== null ? await this.reconnecting : this.tracker
+      if (t === null) throw new Error('not connected to the tracker')
+      try {
+        return await fn(t)
+      } catch (err) {
+        if (err instanceof TrackerRefusedError || (this.opts.reconnectForMs ?? 0) <= 0 || this.stopped) throw err
+        if (this.reconnecting === null && this.tracker === t) throw err
+      }
+    }
   }
 
   /** Downloads every named file at once; rejects on the first that cannot be had. */
@@ -109,6 +178,7 @@ export class PeerNode extends EventEmitter {
   }
 
   async stop (): Promise<void> {
+    this.stopped = true
     await Promise.all([this.uploader.close(), this.pool.close(), this.tracker?.close()])
     await this.opts.store.close()
   }

@@ -19,6 +19,12 @@ async function readExact (fh: FileHandle, pos: number, len: number): Promise<Buf
   return buf
 }
 
+/** A write error with what to do about it; the .part file stays for a later resume. */
+function diskError (err: NodeJS.ErrnoException, partPath: string): Error {
+  const what = err.code === 'ENOSPC' ? 'no space left on device' : err.code === 'EDQUOT' ? 'disk quota exceeded' : err.message
+  return new Error(`cannot write ${partPath}: ${what}; the partial download is kept and resumes when dfss get runs again`, { cause: err })
+}
+
 /** Resolves a name from the network under `dir`, refusing anything that could escape it. */
 export function safeJoin (dir: string, name: string): string {
   const why = unsafeNameReason(name)
@@ -64,6 +70,7 @@ class PartFile implements DownloadFile {
     this.bits = bits
   }
 
+  get isComplete (): boolean { return this.completed }
   has (i: number): boolean { return this.bits.has(i) }
   haveBits (): Buffer { return this.bits.bytes }
   async read (i: number): Promise<Buffer> { return await readExact(this.fh, i * this.meta.segmentSize, segmentLength(this.meta, i)) }
@@ -76,9 +83,13 @@ class PartFile implements DownloadFile {
   async write (i: number, data: Buffer): Promise<void> {
     let done = 0
     const pos = i * this.meta.segmentSize
-    while (done < data.length) {
-      const { bytesWritten } = await this.fh.write(data, done, data.length - done, pos + done)
-      done += bytesWritten
+    try {
+      while (done < data.length) {
+        const { bytesWritten } = await this.fh.write(data, done, data.length - done, pos + done)
+        done += bytesWritten
+      }
+    } catch (err) {
+      throw diskError(err as NodeJS.ErrnoException, this.partPath)
     }
     this.bits.set(i)
   }
@@ -86,7 +97,11 @@ class PartFile implements DownloadFile {
   async complete (): Promise<string> {
     if (this.completed) return this.finalPath
     if (!this.bits.full) throw new Error(`"${this.meta.name}" is not complete`)
-    await this.fh.sync()
+    try {
+      await this.fh.sync()
+    } catch (err) {
+      throw diskError(err as NodeJS.ErrnoException, this.partPath)
+    }
     await rename(this.partPath, this.finalPath)
     this.completed = true
     return this.finalPath
@@ -123,7 +138,10 @@ export class RealStore implements SegmentStore {
     this.shared.set(meta.name, new SharedFile(meta, await open(filePath, 'r')))
   }
 
-  owned (): FileMeta[] { return [...this.shared.values()].map(f => f.meta) }
+  /** Shared files and finished downloads (registered again after a tracker restart). */
+  owned (): FileMeta[] {
+    return [...this.shared.values(), ...[...this.downloads.values()].filter(d => d.isComplete)].map(f => f.meta)
+  }
 
   held (name: string): HeldFile | undefined { return this.shared.get(name) ?? this.downloads.get(name) }
 

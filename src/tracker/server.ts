@@ -188,10 +188,19 @@ export class Tracker extends EventEmitter {
     log('peer %d registered %d files at %s:%d', id, msg.files.length, rec.host, rec.port)
     if (!this.classic) {
       conn.send({ type: 'ack', peerId: id })
-    } else if (this.peers.size === this.opts.expectedPeers) {
-      this.releaseClassic()
+    } else {
+      this.maybeRelease()
     }
     return rec
+  }
+
+  private released = false
+
+  /** Classic: releases the ACK barrier once every rank registered (or was lost trying). */
+  private maybeRelease (): void {
+    if (this.released || this.peers.size + this.lost.size < (this.opts.expectedPeers as number)) return
+    this.released = true
+    this.releaseClassic()
   }
 
   /** Classic: all ranks registered; check every want, then ACK everyone at once. */
@@ -273,6 +282,7 @@ export class Tracker extends EventEmitter {
       this.lost.set(rec.id, why)
       log(why)
       this.emit('warning', new Error(why))
+      this.maybeRelease()
       this.checkAllFinished()
     } else if (this.classic) {
       this.lost.set(rec.id, `rank ${rec.id} left before CLOSE`)

@@ -4,6 +4,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { runSwarm } from '../launch/run.ts'
 import { formatSummary } from '../launch/stats.ts'
+import { runRealDemo } from './demo-real.ts'
 
 const EXAMPLES = fileURLToPath(new URL('../../../examples/', import.meta.url))
 
@@ -28,8 +29,10 @@ export async function runDemo (o: { keep: boolean, out: (s: string) => void, err
       if (got !== expected) { o.err(`dfss demo: ${f} does not match out${k ?? ''}.txt`); return 1 }
       checked++
     }
-    o.out(`all ${checked} output files match the expected ones${o.keep ? ` (kept in ${dir})` : ''}\n`)
-    return 0
+    o.out(`all ${checked} output files match the expected ones\n\n`)
+    const ok = await runRealDemo(path.join(dir, 'real'), process.stdout.isTTY ? 'tty' : 'plain', o.out)
+    if (o.keep) o.out(`(kept in ${dir})\n`)
+    return ok ? 0 : 1
   } finally {
     if (!o.keep) await rm(dir, { recursive: true, force: true })
   }

@@ -13,30 +13,39 @@ export function formatBytes (n: number): string {
   return `${i === 0 ? v : v.toFixed(1)} ${units[i] as string}`
 }
 
+/** A set of terminal progress bars (one line per file). */
+export function createBars (): cliProgress.MultiBar {
+  return new cliProgress.MultiBar({
+    format: '{name} |{bar}| {percentage}% {done}/{sizeText} {speed} {sources} src ETA {eta_formatted}',
+    hideCursor: true,
+    clearOnComplete: false,
+    stopOnComplete: false,
+    etaBuffer: 20,
+    barsize: 20,
+    fps: 10
+  }, cliProgress.Presets.shades_classic)
+}
+
 interface FileProgress { name: string, size: number, total: number, have: number, bytes: number, startedAt: number, bar: cliProgress.SingleBar | null, lastTenth: number }
 
-/** Shows download progress from a Downloader's events; `finish()` returns per-file timings. */
+/** Shows download progress from a Downloader's events. */
 export class ProgressReporter {
   private readonly mode: ProgressMode
   private readonly out: (s: string) => void
   private readonly files = new Map<string, FileProgress>()
   private readonly multi: cliProgress.MultiBar | null
+  private readonly ownsMulti: boolean
   private readonly downloader: Downloader
+  private readonly label: string
 
-  constructor (downloader: Downloader, mode: ProgressMode, out: (s: string) => void) {
+  /** `shared`: several reporters (one per peer) drawing into one set of bars; `label` prefixes file names. */
+  constructor (downloader: Downloader, mode: ProgressMode, out: (s: string) => void, opts: { shared?: cliProgress.MultiBar, label?: string } = {}) {
     this.mode = mode
     this.out = out
     this.downloader = downloader
-    this.multi = mode === 'tty'
-      ? new cliProgress.MultiBar({
-        format: '{name} |{bar}| {percentage}% {done}/{sizeText} {speed} {sources} src ETA {eta_formatted}',
-        hideCursor: true,
-        clearOnComplete: false,
-        stopOnComplete: false,
-        etaBuffer: 20,
-        fps: 10
-      }, cliProgress.Presets.shades_classic)
-      : null
+    this.label = opts.label ?? ''
+    this.ownsMulti = opts.shared === undefined
+    this.multi = mode !== 'tty' ? null : opts.shared ?? createBars()
     downloader.on('file-start', (name: string, total: number, have: number, size: number) => { this.onStart(name, total, have, size) })
     downloader.on('segment', (ev: SegmentEvent) => { this.onSegment(ev) })
     downloader.on('file-done', (name: string, where: string) => { this.onDone(name, where) })
@@ -48,14 +57,15 @@ export class ProgressReporter {
     const f: FileProgress = { name, size, total, have, bytes: 0, startedAt: performance.now(), bar: null, lastTenth: 0 }
     this.files.set(name, f)
     if (this.mode === 'json') this.event({ event: 'start', file: name, size, segments: total, resumed: have })
-    else if (this.mode === 'plain') this.out(`${name}: ${formatBytes(size)}, ${total} segments${have > 0 ? `, ${have} already on disk` : ''}\n`)
+    else if (this.mode === 'plain') this.out(`${this.label}${name}: ${formatBytes(size)}, ${total} segments${have > 0 ? `, ${have} already on disk` : ''}\n`)
     else f.bar = (this.multi as cliProgress.MultiBar).create(Math.max(total, 1), have, this.payload(f))
   }
 
   private payload (f: FileProgress): Record<string, string | number> {
     const secs = (performance.now() - f.startedAt) / 1000
     const speed = secs > 0 ? `${formatBytes(f.bytes / secs)}/s` : '-'
-    return { name: f.name.length > 24 ? '…' + f.name.slice(-23) : f.name.padEnd(24), done: formatBytes(Math.min(f.size, f.have * (f.total > 0 ? f.size / f.total : 0))), sizeText: formatBytes(f.size), speed, sources: this.downloader.activeSources(f.name) }
+    const shown = this.label + f.name
+    return { name: shown.length > 28 ? '…' + shown.slice(-27) : shown.padEnd(28), done: formatBytes(Math.min(f.size, f.have * (f.total > 0 ? f.size / f.total : 0))), sizeText: formatBytes(f.size), speed, sources: this.downloader.activeSources(f.name) }
   }
 
   private onSegment (ev: SegmentEvent): void {
@@ -68,7 +78,7 @@ export class ProgressReporter {
       const tenth = Math.floor((ev.have / ev.total) * 10)
       if (tenth > f.lastTenth && tenth < 10) {
         f.lastTenth = tenth
-        this.out(`${ev.file}: ${tenth * 10}% (${ev.have}/${ev.total} segments, ${this.payload(f)['speed'] as string})\n`)
+        this.out(`${this.label}${ev.file}: ${tenth * 10}% (${ev.have}/${ev.total} segments, ${this.payload(f)['speed'] as string})\n`)
       }
     } else f.bar?.update(ev.have, this.payload(f))
   }
@@ -78,10 +88,10 @@ export class ProgressReporter {
     if (f === undefined) return
     const ms = performance.now() - f.startedAt
     if (this.mode === 'json') this.event({ event: 'done', file: name, path: where, ms: Math.round(ms) })
-    else if (this.mode === 'plain') this.out(`${name}: done in ${(ms / 1000).toFixed(2)} s -> ${where}\n`)
+    else if (this.mode === 'plain') this.out(`${this.label}${name}: done in ${(ms / 1000).toFixed(2)} s -> ${where}\n`)
     else f.bar?.update(f.total, this.payload(f))
   }
 
   /** Stops the bars. */
-  stop (): void { this.multi?.stop() }
+  stop (): void { if (this.ownsMulti) this.multi?.stop() }
 }

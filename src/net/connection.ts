@@ -96,6 +96,7 @@ export class Connection extends EventEmitter {
       settle?.()
     }
     const onData = (chunk: Buffer): void => {
+      if (this.status === 'closing' || this.status === 'closed') return
       try {
         for (const body of this.decoder.push(chunk)) {
           if (settle === null) { this.dispatch(body); continue } // frames right behind the handshake
@@ -162,7 +163,7 @@ export class Connection extends EventEmitter {
     if (!this.corked) {
       this.corked = true
       this.socket.cork()
-      setImmediate(() => { this.corked = false; this.socket.uncork() })
+      setImmediate(() => { this.flush() })
     }
     let ok = true
     for (const p of parts) ok = this.socket.write(p)
@@ -185,14 +186,29 @@ export class Connection extends EventEmitter {
     })
   }
 
-  /** Closes because of a remote fault: that connection only. */
+  /**
+   * Closes because of a remote fault: that connection only. What we already queued (an ERROR telling
+   * the remote why) is flushed first; nothing more is read, and the socket is destroyed at the latest
+   * after a second.
+   */
   fail (err: Error): void {
-    this.destroy(err)
+    this.closeError ??= err
+    if (this.status === 'closed' || this.status === 'closing') return
+    this.status = 'closing'
+    this.socket.pause()
+    this.flush()
+    this.socket.end()
+    setTimeout(() => this.socket.destroy(), 1000).unref()
+  }
+
+  private flush (): void {
+    if (this.corked) { this.corked = false; this.socket.uncork() }
   }
 
   private destroy (err?: Error): void {
     if (err !== undefined) this.closeError ??= err
     if (this.status !== 'closed') this.status = 'closing'
+    this.flush()
     this.socket.destroy()
   }
 
@@ -201,6 +217,7 @@ export class Connection extends EventEmitter {
     if (this.status === 'closed') return
     if (this.status !== 'closing') {
       this.status = 'closing'
+      this.flush()
       this.socket.end()
       const t = setTimeout(() => this.socket.destroy(), 2000)
       t.unref()

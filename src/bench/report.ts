@@ -1,0 +1,182 @@
+/** Summaries (median and spread over runs, ratios within runs) and the Markdown report. PURE. */
+import { swarmEfficiency } from './fluid.ts'
+import type { BenchResults, ClassicCase, SwarmCase, SystemRun } from './results.ts'
+import { pairedRatios, summarize, type Spread } from './stats.ts'
+import { formatNumber, formatSpread, formatTable } from './table.ts'
+
+const MiB = 1024 * 1024
+const GiB = 1024 * MiB
+
+/** Median and spread of one system's runs, derived per run. */
+export interface SystemSummary {
+  runs: number
+  failed: number
+  wallS: Spread | null
+  mibPerS: Spread | null
+  cpuSPerGiB: Spread | null
+  seedShare: Spread | null
+  /** Highest peak RSS (MiB) per role over all runs. */
+  peakRssMiB: Record<string, number>
+  errors: string[]
+}
+
+/** Summarises one system's runs. */
+export function summarizeSystem (runs: readonly SystemRun[]): SystemSummary {
+  const peak: Record<string, number> = {}
+  for (const r of runs) for (const [role, kib] of Object.entries(r.peakRssKiB)) peak[role] = Math.max(peak[role] ?? 0, kib / 1024)
+  return {
+    runs: runs.length,
+    failed: runs.filter(r => !r.ok).length,
+    wallS: summarize(runs.map(r => r.wallS)),
+    mibPerS: summarize(runs.map(r => (r.wallS !== null && r.wallS > 0 ? r.bytes / MiB / r.wallS : null))),
+    cpuSPerGiB: summarize(runs.map(r => (r.cpuS !== null && r.bytes > 0 ? r.cpuS / (r.bytes / GiB) : null))),
+    seedShare: summarize(runs.map(r => r.seedShare ?? null)),
+    peakRssMiB: peak,
+    errors: [...new Set(runs.filter(r => !r.ok).map(r => r.error ?? 'failed'))]
+  }
+}
+
+function walls (c: SwarmCase, key: string): Array<number | null> { return (c.systems[key] ?? []).map(r => r.wallS) }
+
+/** Median and spread of per-run wall-time ratios a / b of two systems in one case. */
+export function wallRatio (c: SwarmCase, a: string, b: string): Spread | null {
+  return summarize(pairedRatios(walls(c, a), walls(c, b)))
+}
+
+/** Efficiency T_min / T per run of one system, summarised. */
+export function efficiencyOf (c: SwarmCase, key: string): Spread | null {
+  if (c.fluidBoundS === null) return null
+  const tMin = c.fluidBoundS
+  return summarize(walls(c, key).map(t => swarmEfficiency(tMin, t)))
+}
+
+/** Everything derived from the results, as written to JSON beside them. */
+export interface BenchSummary {
+  classic: Array<{ name: string, ranks: number, dfss: Spread | null, floor: Spread | null, dfssOverFloor: Spread | null, mpirun: Spread | null, mpirunFloor: Spread | null, mpirunOverFloor: Spread | null }> | null
+  raw: { systems: Record<string, SystemSummary>, dfssOverAria2: Spread | null, dfssOverHashBound: Spread | null, dfssOverNodeHash: Spread | null, dfssOverHttp: Spread | null } | null
+  swarm: Array<{ name: string, downloaders: number, fluidBoundS: number | null, systems: Record<string, SystemSummary>, dfssEfficiency: Spread | null, aria2Efficiency: Spread | null, dfssOverAria2: Spread | null }> | null
+  scale: { systems: Record<string, SystemSummary>, dfssOverAria2: Spread | null } | null
+}
+
+function summarizeSystems (c: SwarmCase): Record<string, SystemSummary> {
+  return Object.fromEntries(Object.entries(c.systems).map(([k, runs]) => [k, summarizeSystem(runs)]))
+}
+
+function classicRow (c: ClassicCase): NonNullable<BenchSummary['classic']>[number] {
+  return {
+    name: c.name,
+    ranks: c.ranks,
+    dfss: summarize(c.dfss),
+    floor: summarize(c.floor),
+    dfssOverFloor: summarize(pairedRatios(c.dfss, c.floor)),
+    mpirun: c.mpirun === null ? null : summarize(c.mpirun),
+    mpirunFloor: c.mpirunFloor === null ? null : summarize(c.mpirunFloor),
+    mpirunOverFloor: c.mpirun === null || c.mpirunFloor === null ? null : summarize(pairedRatios(c.mpirun, c.mpirunFloor))
+  }
+}
+
+/** Derives medians, spreads and ratios from the raw results. */
+export function summarizeResults (r: BenchResults): BenchSummary {
+  return {
+    classic: r.classic?.map(classicRow) ?? null,
+    raw: r.raw === null
+      ? null
+      : {
+          systems: summarizeSystems(r.raw),
+          dfssOverAria2: wallRatio(r.raw, 'dfss', 'aria2'),
+          dfssOverHashBound: wallRatio(r.raw, 'dfss', 'sha256sum'),
+          dfssOverNodeHash: wallRatio(r.raw, 'dfss', 'node'),
+          dfssOverHttp: wallRatio(r.raw, 'dfss', 'http')
+        },
+    swarm: r.swarm?.map(c => ({ name: c.name, downloaders: c.downloaders, fluidBoundS: c.fluidBoundS, systems: summarizeSystems(c), dfssEfficiency: efficiencyOf(c, 'dfss'), aria2Efficiency: efficiencyOf(c, 'aria2'), dfssOverAria2: wallRatio(c, 'dfss', 'aria2') })) ?? null,
+    scale: r.scale === null ? null : { systems: summarizeSystems(r.scale), dfssOverAria2: wallRatio(r.scale, 'dfss', 'aria2') }
+  }
+}
+
+const LABELS: Record<string, string> = {
+  dfss: 'DFSS',
+  aria2: 'aria2',
+  http: 'HTTP, one server (no P2P)',
+  sha256sum: 'hash bound: sha256sum ×N',
+  node: 'hash bound: node:crypto ×N (1 MiB pieces)'
+}
+
+function label (key: string): string { return LABELS[key] ?? key }
+
+function maxRss (s: SystemSummary): string {
+  const v = Object.values(s.peakRssMiB)
+  return v.length === 0 ? 'n/a' : Math.max(...v).toFixed(0)
+}
+
+function rssByRole (s: SystemSummary): string {
+  const e = Object.entries(s.peakRssMiB)
+  return e.length === 0 ? 'n/a' : e.map(([role, mib]) => `${role} ${mib.toFixed(0)}`).join(', ')
+}
+
+function failures (systems: Record<string, SystemSummary>): string {
+  const lines: string[] = []
+  for (const [k, s] of Object.entries(systems)) if (s.failed > 0) lines.push(`- ${label(k)}: ${s.failed} of ${s.runs} runs failed: ${s.errors.join('; ')}\n`)
+  return lines.length === 0 ? '' : '\n' + lines.join('')
+}
+
+function systemTable (c: SwarmCase, sum: Record<string, SystemSummary>, withSeedShare: boolean): string {
+  const header = ['system', 'wall s', 'MiB/s moved', 'CPU s per GiB', 'peak RSS MiB (largest process)', 'DFSS time ÷ this', ...(withSeedShare ? ['seed share of uploads'] : [])]
+  const rows = Object.keys(c.systems).map(k => {
+    const s = sum[k] as SystemSummary
+    return [label(k), formatSpread(s.wallS), formatSpread(s.mibPerS, 0), formatSpread(s.cpuSPerGiB), maxRss(s), k === 'dfss' ? '1' : formatSpread(wallRatio(c, 'dfss', k)), ...(withSeedShare ? [formatSpread(s.seedShare, 1, '%', 100)] : [])]
+  })
+  return formatTable(header, rows)
+}
+
+function mib (bytes: number): string { return `${(bytes / MiB).toFixed(0)} MiB` }
+
+/** The Markdown report of one benchmark. */
+export function renderReport (r: BenchResults, sum: BenchSummary = summarizeResults(r)): string {
+  const out: string[] = []
+  out.push('# DFSS benchmark\n\n')
+  out.push(`${r.date} on ${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, Node ${r.machine.node}, ${r.machine.os}; load average at start ${r.machine.loadAtStart.join(', ')}.\n`)
+  out.push(`Command: \`${r.command}\`${r.quick ? ' (quick: smaller sizes, one run)' : ''}. ${r.runs} run${r.runs === 1 ? '' : 's'} per case: median (min–max). Ratios are taken within each run, then summarised. All traffic on 127.0.0.1.\n`)
+  if (r.notes.length > 0) out.push('\n' + r.notes.map(n => `- ${n}\n`).join(''))
+
+  if (r.classic !== null && sum.classic !== null) {
+    out.push('\n## Classic: wall time per run (s)\n\n')
+    out.push('Start-up floor: as many bare `node -e 0` started at once as the run has ranks (under mpirun: `mpirun -np N node -e 0`).\n\n')
+    out.push(formatTable(
+      ['case', 'ranks', 'dfss run', 'start-up floor', 'dfss run ÷ floor', 'mpirun + dfss mpi', 'mpirun floor', 'mpirun ÷ floor'],
+      sum.classic.map(c => [c.name, String(c.ranks), formatSpread(c.dfss), formatSpread(c.floor), formatSpread(c.dfssOverFloor), formatSpread(c.mpirun), formatSpread(c.mpirunFloor), formatSpread(c.mpirunOverFloor)])))
+    const errs = r.classic.flatMap(c => c.errors.map(e => `- ${c.name}: ${e}\n`))
+    if (errs.length > 0) out.push('\n' + errs.join(''))
+    out.push('\nTargets: each public test under mpirun faster than the best C/MPI solutions (0.55–0.85 s here); the flash crowd within 1.5× its start-up floor.\n')
+  }
+
+  if (r.raw !== null && sum.raw !== null) {
+    const c = r.raw
+    out.push(`\n## Raw speed: one seed, ${c.downloaders} downloaders, ${mib(c.fileBytes)} random file, no rate limit\n\n`)
+    out.push(systemTable(c, sum.raw.systems, false))
+    out.push(`\n- DFSS ÷ aria2 wall time: **${formatSpread(sum.raw.dfssOverAria2)}** (target ≤ 0.5)\n`)
+    out.push(`- DFSS ÷ hash bound (sha256sum ×${c.downloaders}): **${formatSpread(sum.raw.dfssOverHashBound)}** (heading for 2); ÷ node:crypto hash bound: ${formatSpread(sum.raw.dfssOverNodeHash)}\n`)
+    out.push(`- DFSS ÷ HTTP: ${formatSpread(sum.raw.dfssOverHttp)}\n`)
+    for (const k of ['dfss', 'aria2', 'http']) if (sum.raw.systems[k] !== undefined) out.push(`- peak RSS by role (MiB), ${label(k)}: ${rssByRole(sum.raw.systems[k] as SystemSummary)}${k === 'dfss' ? ' (target: every process ≤ 150)' : ''}\n`)
+    out.push(failures(sum.raw.systems))
+  }
+
+  if (r.swarm !== null && sum.swarm !== null && sum.swarm.length > 0) {
+    const first = r.swarm[0] as SwarmCase
+    out.push(`\n## Swarm efficiency: every process uploads at most ${formatNumber((first.uploadLimit ?? 0) / MiB, 0)} MiB/s, ${mib(first.fileBytes)}\n\n`)
+    out.push('T_min = max(F/u_seed, N·F/(u_seed + N·u_peer)) (Kumar & Ross, 2006); efficiency = T_min / T.\n\n')
+    out.push(formatTable(
+      ['N', 'T_min s', 'DFSS s', 'DFSS efficiency', 'aria2 s', 'aria2 efficiency', 'DFSS ÷ aria2', 'DFSS CPU s/GiB', 'DFSS peak RSS MiB'],
+      sum.swarm.map(s => [String(s.downloaders), formatNumber(s.fluidBoundS), formatSpread(s.systems['dfss']?.wallS ?? null), formatSpread(s.dfssEfficiency, 0, '%', 100), formatSpread(s.systems['aria2']?.wallS ?? null), formatSpread(s.aria2Efficiency, 0, '%', 100), formatSpread(s.dfssOverAria2), formatSpread(s.systems['dfss']?.cpuSPerGiB ?? null), s.systems['dfss'] !== undefined ? maxRss(s.systems['dfss']) : 'n/a'])))
+    out.push('\nTarget: DFSS at least 90% for every N.\n')
+    for (const s of sum.swarm) out.push(failures(s.systems))
+  }
+
+  if (r.scale !== null && sum.scale !== null) {
+    const c = r.scale
+    out.push(`\n## Scale: one seed, ${c.downloaders} downloaders, ${mib(c.fileBytes)}\n\n`)
+    out.push(systemTable(c, sum.scale.systems, true))
+    out.push('\nSeed share: DFSS from the downloaders\' `--json` summaries; aria2 from the bytes the seed process wrote (`wchar` of /proc/PID/io) over all bytes delivered. Target: DFSS ≤ 25%.\n')
+    out.push(failures(sum.scale.systems))
+  }
+  return out.join('')
+}

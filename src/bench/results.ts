@@ -1,0 +1,60 @@
+/** The shape of a benchmark's results (written as JSON under bench/results/). Types only. */
+
+/** The machine a benchmark ran on; `loadAtStart` is the 1, 5 and 15 minute load average when it began (other work skews timings). */
+export interface MachineInfo { cpu: string, cores: number, memoryGiB: number, node: string, os: string, loadAtStart: number[] }
+
+/** One run of one system (DFSS, aria2, HTTP, a bound) in one scenario. */
+export interface SystemRun {
+  ok: boolean
+  /** Why the run failed, when it did. */
+  error?: string
+  /** Wall time in seconds until the last downloader had the whole file. */
+  wallS: number | null
+  /** Sum of user+sys CPU seconds of every process of the system during the transfer. */
+  cpuS: number | null
+  /** Bytes delivered to downloaders (downloaders × file size). */
+  bytes: number
+  /** Peak resident memory (KiB) by role: the highest among processes with that role. */
+  peakRssKiB: Record<string, number>
+  /** Fraction of all uploaded bytes that the seed sent (scale scenario). */
+  seedShare?: number | null
+}
+
+/** Classic scenario: one fixture or the flash crowd. */
+export interface ClassicCase {
+  name: string
+  ranks: number
+  dfss: Array<number | null>
+  floor: Array<number | null>
+  mpirun: Array<number | null> | null
+  mpirunFloor: Array<number | null> | null
+  errors: string[]
+}
+
+/** Raw, swarm or scale: the same swarm set-up measured with several systems in each run. */
+export interface SwarmCase {
+  /** e.g. "raw", "swarm N=7", "scale". */
+  name: string
+  fileBytes: number
+  downloaders: number
+  /** Upload cap per process in bytes/s, or null. */
+  uploadLimit: number | null
+  /** Fluid lower bound in seconds (capped scenarios). */
+  fluidBoundS: number | null
+  /** System name -> one entry per run. */
+  systems: Record<string, SystemRun[]>
+}
+
+/** Everything one `dfss bench` produced. */
+export interface BenchResults {
+  date: string
+  command: string
+  machine: MachineInfo
+  quick: boolean
+  runs: number
+  notes: string[]
+  classic: ClassicCase[] | null
+  raw: SwarmCase | null
+  swarm: SwarmCase[] | null
+  scale: SwarmCase | null
+}

@@ -5,6 +5,9 @@ import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder } from '../protocol/frame.ts'
 import { HANDSHAKE_MAX_FRAME_BYTES, checkAuth, checkHello, computeMac, createHello } from '../protocol/handshake.ts'
 import { decodeMessage, encodeMessage, type Message, type Role } from '../protocol/messages.ts'
 
+/** Size of the reused read buffer of outgoing connections. */
+const READ_BUFFER_BYTES = 256 * 1024
+
 /** Lifecycle of a connection. */
 export type ConnectionStatus = 'handshaking' | 'active' | 'closing' | 'closed'
 
@@ -37,10 +40,14 @@ export class Connection extends EventEmitter {
   private closeError: Error | undefined
   private readonly closed: Promise<void>
 
-  private constructor (socket: net.Socket) {
+  /** Where incoming bytes go; set by the handshake. */
+  private ingest: (chunk: Buffer) => void = () => {}
+
+  private constructor (socket: net.Socket, readsIntoSharedBuffer: boolean) {
     super()
     this.socket = socket
-    this.decoder = new FrameDecoder({ maxFrameBytes: HANDSHAKE_MAX_FRAME_BYTES })
+    this.decoder = new FrameDecoder({ maxFrameBytes: HANDSHAKE_MAX_FRAME_BYTES, copy: readsIntoSharedBuffer })
+    if (!readsIntoSharedBuffer) socket.on('data', (chunk: Buffer) => { this.ingest(chunk) })
     socket.setNoDelay(true)
     this.closed = new Promise(resolve => {
       socket.once('close', () => {
@@ -53,15 +60,23 @@ export class Connection extends EventEmitter {
   }
 
   /** Runs the handshake on a connected socket (either side) and resolves with an active connection. */
-  static async establish (socket: net.Socket, opts: ConnectionOptions, initiator = false): Promise<Connection> {
-    const conn = new Connection(socket)
-    await conn.handshake(opts, initiator)
+  static async establish (socket: net.Socket, opts: ConnectionOptions): Promise<Connection> {
+    const conn = new Connection(socket, false)
+    await conn.handshake(opts, false)
     return conn
   }
 
   /** Dials `host:port` and runs the handshake. */
   static async connect (host: string, port: number, opts: ConnectionOptions & { signal?: AbortSignal }): Promise<Connection> {
-    const socket = net.connect({ host, port, noDelay: true })
+    // Reads land in one reused buffer (no allocation per read, 256 KiB per syscall); the decoder
+    // copies each frame once into a buffer of its own size.
+    let conn: Connection | null = null
+    const socket = net.connect({
+      host,
+      port,
+      noDelay: true,
+      onread: { buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES), callback: (n: number, buf: Uint8Array) => { conn?.ingest(buf.subarray(0, n) as Buffer); return true } }
+    })
     const timeout = setTimeout(() => socket.destroy(new ProtocolError('ERR_TIMEOUT', `connect to ${host}:${port} timed out`)), opts.handshakeTimeoutMs ?? 10_000)
     const onAbort = (): void => { socket.destroy(new Error('aborted')) }
     opts.signal?.addEventListener('abort', onAbort, { once: true })
@@ -71,7 +86,9 @@ export class Connection extends EventEmitter {
       clearTimeout(timeout)
       opts.signal?.removeEventListener('abort', onAbort)
     }
-    return await Connection.establish(socket, opts, true)
+    conn = new Connection(socket, true)
+    await conn.handshake(opts, true)
+    return conn
   }
 
   private async handshake (opts: ConnectionOptions, initiator: boolean): Promise<void> {
@@ -113,7 +130,7 @@ export class Connection extends EventEmitter {
       }
     }
     const onClose = (): void => settle?.(this.closeError ?? new ProtocolError('ERR_BAD_HANDSHAKE', 'connection closed during the handshake'))
-    socket.on('data', onData)
+    this.ingest = onData
     socket.once('close', onClose)
     this.write(hello)
     try {

@@ -13,6 +13,12 @@ export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024 + 64 * 1024
 export interface FrameDecoderInit {
   /** Largest body accepted; checked against the prefix before anything is buffered. Default {@link DEFAULT_MAX_FRAME_BYTES}. */
   maxFrameBytes?: number
+  /**
+   * Copy mode, for sockets that read into one reused buffer (`net.connect({ onread })`): every body is
+   * copied once into a buffer of exactly its size, and nothing refers to the pushed chunk afterwards.
+   * Default false (zero-copy: bodies may be views of the pushed chunks).
+   */
+  copy?: boolean
 }
 
 /**
@@ -24,28 +30,67 @@ export class FrameDecoder {
   maxFrameBytes: number
   private chunks: Buffer[] = []
   private buffered = 0
+  private readonly copy: boolean
+  private readonly header = Buffer.alloc(FRAME_HEADER_BYTES)
+  private headerFill = 0
+  private body: Buffer | null = null
+  private bodyFill = 0
 
   constructor (init: FrameDecoderInit = {}) {
     this.maxFrameBytes = init.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
+    this.copy = init.copy ?? false
   }
 
   /** Bytes held while waiting for the rest of a frame. */
-  get bufferedBytes (): number { return this.buffered }
+  get bufferedBytes (): number { return this.copy ? this.headerFill + this.bodyFill : this.buffered }
 
   /** Feeds one chunk; yields every complete body. Throws ProtocolError on a bad prefix. */
   * push (chunk: Buffer): Generator<Buffer> {
     if (chunk.length === 0) return
+    if (this.copy) { yield * this.pushCopy(chunk); return }
     this.chunks.push(chunk)
     this.buffered += chunk.length
     while (this.buffered >= FRAME_HEADER_BYTES) {
       const length = this.peekLength()
-      if (length === 0) throw new ProtocolError('ERR_EMPTY_FRAME', 'empty frame')
-      if (length > this.maxFrameBytes) {
-        throw new ProtocolError('ERR_FRAME_TOO_LARGE', `frame of ${length} bytes exceeds the limit of ${this.maxFrameBytes}`)
-      }
+      this.checkLength(length)
       if (this.buffered < FRAME_HEADER_BYTES + length) return
       this.consume(FRAME_HEADER_BYTES)
       yield this.consume(length)
+    }
+  }
+
+  private checkLength (length: number): void {
+    if (length === 0) throw new ProtocolError('ERR_EMPTY_FRAME', 'empty frame')
+    if (length > this.maxFrameBytes) {
+      throw new ProtocolError('ERR_FRAME_TOO_LARGE', `frame of ${length} bytes exceeds the limit of ${this.maxFrameBytes}`)
+    }
+  }
+
+  private * pushCopy (chunk: Buffer): Generator<Buffer> {
+    let off = 0
+    while (off < chunk.length) {
+      if (this.body === null) {
+        const take = Math.min(FRAME_HEADER_BYTES - this.headerFill, chunk.length - off)
+        chunk.copy(this.header, this.headerFill, off, off + take)
+        this.headerFill += take
+        off += take
+        if (this.headerFill < FRAME_HEADER_BYTES) return
+        this.headerFill = 0
+        const length = this.header.readUInt32BE(0)
+        this.checkLength(length)
+        this.body = Buffer.allocUnsafe(length)
+        this.bodyFill = 0
+      }
+      const take = Math.min(this.body.length - this.bodyFill, chunk.length - off)
+      chunk.copy(this.body, this.bodyFill, off, off + take)
+      this.bodyFill += take
+      off += take
+      if (this.bodyFill === this.body.length) {
+        const body = this.body
+        this.body = null
+        this.bodyFill = 0
+        yield body
+      }
     }
   }
 

@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import fc from 'fast-check'
 import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder } from '../../src/protocol/frame.ts'
 import { ProtocolError } from '../../src/protocol/errors.ts'
 import type { ProtocolErrorCode } from '../../src/protocol/errors.ts'
@@ -176,5 +177,38 @@ describe('FrameDecoder', () => {
     assert.equal(d.bufferedBytes, 9)
     assert.equal([...d.push(Buffer.concat([f.subarray(9), f.subarray(0, 1)]))].length, 1)
     assert.equal(d.bufferedBytes, 1)
+  })
+})
+
+describe('FrameDecoder copy mode (reads into a reused buffer)', () => {
+  it('yields the same bodies as zero-copy mode under any chunking, never views of the pushed chunk', () => {
+    fc.assert(fc.property(
+      fc.array(fc.uint8Array({ minLength: 1, maxLength: 300 }), { minLength: 1, maxLength: 10 }),
+      fc.array(fc.integer({ min: 1, max: 97 }), { minLength: 1, maxLength: 20 }),
+      (bodies, cuts) => {
+        const wire = Buffer.concat(bodies.map(b => { const h = Buffer.alloc(4); h.writeUInt32BE(b.length); return Buffer.concat([h, Buffer.from(b)]) }))
+        const dec = new FrameDecoder({ copy: true })
+        const shared = Buffer.alloc(128)
+        const got: Buffer[] = []
+        let off = 0
+        let k = 0
+        while (off < wire.length) {
+          const n = Math.min(cuts[k++ % cuts.length] as number, wire.length - off)
+          wire.copy(shared, 0, off, off + n)
+          for (const body of dec.push(shared.subarray(0, n))) {
+            if (body.buffer === shared.buffer) return false
+            got.push(body)
+          }
+          shared.fill(0xee) // the caller reuses its buffer
+          off += n
+        }
+        return got.length === bodies.length && got.every((b, i) => b.equals(Buffer.from(bodies[i] as Uint8Array))) && dec.bufferedBytes === 0
+      }
+    ), { seed: 7, numRuns: 300 })
+  })
+
+  it('checks the declared length before allocating', () => {
+    const dec = new FrameDecoder({ copy: true, maxFrameBytes: 10 })
+    assert.throws(() => [...dec.push(Buffer.from([0, 0, 0, 11]))], (e: unknown) => (e as { code?: string }).code === 'ERR_FRAME_TOO_LARGE')
   })
 })

@@ -80,14 +80,14 @@ async function seedAnnounced (server: Server, seed: BenchProcess, ms: number): P
   })
 }
 
-/** Waits until every downloader's completion hook has written its time (epoch ms); returns the times. */
-async function completions (files: string[], leechers: BenchProcess[], timeoutMs: number): Promise<number[]> {
+/** Waits until every downloader's completion hook has written its time (epoch ms); fails if any of `all` exits meanwhile. */
+async function completions (files: string[], all: BenchProcess[], timeoutMs: number): Promise<number[]> {
   const deadline = performance.now() + timeoutMs
   const times: Array<number | null> = files.map(() => null)
   while (times.some(t => t === null)) {
     if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s (${times.filter(t => t !== null).length}/${files.length} complete)`)
-    const dead = leechers.find(l => l.done)
-    if (dead !== undefined) throw new Error(`an aria2 downloader exited early: ${dead.stderr.trim().slice(-300)}`)
+    const dead = all.find(p => p.done)
+    if (dead !== undefined) throw new Error(`the aria2 ${dead.role} exited during the transfer`)
     await Promise.all(files.map(async (f, i) => {
       if (times[i] !== null) return
       try {
@@ -127,7 +127,7 @@ export async function runAria2Swarm (s: SwarmSetup): Promise<SystemRun> {
     const leechers = doneFiles.map((f, i) => procs.spawn(aria2c,
       [...common(i + 1, path.join(s.work, `get${i}`)), `--on-bt-download-complete=${hook}`, '-T', torrent],
       { role: 'getter', keepStdout: false, env: { BENCH_DONE_FILE: f } }))
-    const times = await completions(doneFiles, leechers, s.timeoutMs)
+    const times = await completions(doneFiles, [seed, ...leechers], s.timeoutMs)
     const wallS = (Math.max(...times) - t0) / 1000
     const cpuS = await cpuSince([seed, ...leechers], base)
     const wEnd = await seed.writtenBytes()
@@ -140,7 +140,7 @@ export async function runAria2Swarm (s: SwarmSetup): Promise<SystemRun> {
     const seedShare = wBase !== null && wEnd !== null ? (wEnd - wBase) / bytes : null
     return { ok: true, wallS, cpuS, bytes, peakRssKiB: await peakRssByRole(procs.procs), seedShare }
   } catch (err) {
-    return failedRun(err, bytes)
+    return failedRun(err, bytes, procs.procs)
   } finally {
     await procs.stopAll()
     if (tracker !== null) await closeTracker(tracker)

@@ -52,7 +52,7 @@ export async function runDfssSwarm (s: SwarmSetup): Promise<SystemRun> {
     const getters = Array.from({ length: s.downloaders }, (_, i) => procs.spawn(process.execPath,
       [BIN, 'get', s.name, '-t', addr, '-o', path.join(s.work, `get${i}`), '--host', '127.0.0.1', '--json', ...limit],
       { role: 'getter', cwd: s.work }))
-    await waitAllOk(getters, s.timeoutMs)
+    await waitAllOk(getters, s.timeoutMs, [tracker, seed])
     const wallS = (lastExitMs(getters) - t0) / 1000
     const cpuS = await cpuSince([tracker, seed, ...getters], base)
     await procs.stopAll()
@@ -63,7 +63,7 @@ export async function runDfssSwarm (s: SwarmSetup): Promise<SystemRun> {
     const seedShare = seedShareOf(getters.map(g => parseGetSummary(g.stdout)), seedId)
     return { ok: true, wallS, cpuS, bytes, peakRssKiB: await peakRssByRole(procs.procs), seedShare }
   } catch (err) {
-    return failedRun(err, bytes)
+    return failedRun(err, bytes, procs.procs)
   } finally {
     await procs.stopAll()
   }

@@ -29,7 +29,7 @@ export async function runHashBound (s: SwarmSetup, tool: HashTool): Promise<Syst
     const cpuS = await cpuSince(hashers, new Map())
     return { ok: true, wallS, cpuS, bytes, peakRssKiB: await peakRssByRole(procs.procs) }
   } catch (err) {
-    return failedRun(err, bytes)
+    return failedRun(err, bytes, procs.procs)
   } finally {
     await procs.stopAll()
   }

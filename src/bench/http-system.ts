@@ -42,7 +42,7 @@ export async function runHttpSwarm (s: SwarmSetup): Promise<SystemRun> {
     const clients = outs.map(out => s.tools.curl !== null
       ? procs.spawn(s.tools.curl, ['-sS', '--fail', '--create-dirs', '-o', path.join(out, s.name), url], { role: 'client', keepStdout: false })
       : procs.spawn(process.execPath, ['-e', `require('node:fs').mkdirSync(${JSON.stringify(out)}, { recursive: true });` + CLIENT_SCRIPT, url, path.join(out, s.name)], { role: 'client', keepStdout: false }))
-    await waitAllOk(clients, s.timeoutMs)
+    await waitAllOk(clients, s.timeoutMs, [server])
     const wallS = (lastExitMs(clients) - t0) / 1000
     const cpuS = await cpuSince([server, ...clients], base)
     await procs.stopAll()
@@ -52,7 +52,7 @@ export async function runHttpSwarm (s: SwarmSetup): Promise<SystemRun> {
     }
     return { ok: true, wallS, cpuS, bytes, peakRssKiB: await peakRssByRole(procs.procs) }
   } catch (err) {
-    return failedRun(err, bytes)
+    return failedRun(err, bytes, procs.procs)
   } finally {
     await procs.stopAll()
   }

@@ -47,22 +47,34 @@ export async function peakRssByRole (procs: readonly BenchProcess[]): Promise<Re
   return out
 }
 
-/** A failed run. */
-export function failedRun (error: unknown, bytes: number): SystemRun {
-  return { ok: false, error: error instanceof Error ? error.message : String(error), wallS: null, cpuS: null, bytes, peakRssKiB: {} }
+/**
+ * A failed run. `procs`: the run's processes; those that had already exited on their own with an error
+ * are named in the message (e.g. the tracker died first and the getters only timed out after it).
+ */
+export function failedRun (error: unknown, bytes: number, procs: readonly BenchProcess[] = []): SystemRun {
+  const deaths = procs
+    .filter(p => p.exitInfo !== null && (p.exitInfo.code !== 0 || p.exitInfo.signal !== null))
+    .map(p => `${p.role} exited with ${p.exitInfo?.signal ?? p.exitInfo?.code ?? '?'} after ${(((p.exitInfo?.atMs ?? 0) - p.startedAtMs) / 1000).toFixed(1)} s${p.stderr.trim() === '' ? '' : `: ${p.stderr.trim().split('\n').slice(-2).join(' / ').slice(0, 300)}`}`)
+  const msg = error instanceof Error ? error.message : String(error)
+  return { ok: false, error: deaths.length === 0 ? msg : `${msg} [${[...new Set(deaths)].slice(0, 4).join('; ')}]`, wallS: null, cpuS: null, bytes, peakRssKiB: {} }
 }
 
-/** Resolves when every process has exited, rejecting at the deadline or when one exits with a non-zero code. */
-export async function waitAllOk (procs: readonly BenchProcess[], timeoutMs: number): Promise<void> {
+/**
+ * Resolves when every process of `procs` has exited 0; rejects at the deadline, when one exits with
+ * another code, or when one of `mustStay` (tracker, seed) exits before them.
+ */
+export async function waitAllOk (procs: readonly BenchProcess[], timeoutMs: number, mustStay: readonly BenchProcess[] = []): Promise<void> {
   let timer: NodeJS.Timeout | undefined
   const deadline = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => { reject(new Error(`timed out after ${timeoutMs / 1000} s`)) }, timeoutMs) })
+  const early = mustStay.map(async p => { await p.exited; throw new Error(`${p.role} exited during the transfer`) })
   try {
-    await Promise.race([deadline, Promise.all(procs.map(async p => {
+    await Promise.race([deadline, ...early, Promise.all(procs.map(async p => {
       const e = await p.exited
       if (e.code !== 0) throw new Error(`${p.role} exited with ${e.signal ?? e.code ?? '?'}: ${p.stderr.trim().split('\n').slice(-3).join(' / ')}`)
     }))])
   } finally {
     clearTimeout(timer)
+    for (const e of early) e.catch(() => {})
   }
 }
 

@@ -107,7 +107,12 @@ export async function runShare (paths: string[], o: PeerCliOptions & { segmentSi
   }
   const node = new PeerNode({ store, rank: 0, ...peerOptions(o), download: { verify: verifySegment } })
   node.on('warning', (e: Error) => { io.err(`dfss share: ${e.message}`) })
-  await node.start([])
+  try {
+    await node.start([])
+  } catch (err) {
+    await node.stop()
+    throw err
+  }
   io.out(`sharing ${shares.length} file${shares.length === 1 ? '' : 's'} as peer ${node.id} (tracker ${o.tracker})\n`)
   const lost = new Promise<Error>(resolve => node.once('tracker-lost', resolve))
   const why = await Promise.race([stop, lost])

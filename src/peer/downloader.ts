@@ -377,7 +377,7 @@ export class Downloader extends EventEmitter {
     const t = this.tally.get(key)
     if (t === undefined) this.tally.set(key, { from: s.member.id, file: job.meta.name, segments: 1 })
     else t.segments++
-    this.emit('segment', { file: job.meta.name, index, from: s.member.id, bytes: data.length, have: job.total - job.missing.size, total: job.total } satisfies SegmentEvent)
+    this.emit('segment', { file: job.meta.name, index, from: s.member.id, bytes: data.length, have: job.total - job.missing.size - job.writing, total: job.total } satisfies SegmentEvent)
     if (job.missing.size === 0) {
       if (job.writing === 0) await this.finishFile(job)
       return

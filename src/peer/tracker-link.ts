@@ -27,6 +27,7 @@ export class TrackerLink extends EventEmitter {
   private readonly swarmWaiters = new Map<string, Array<Waiter<SwarmAnswer>>>()
   private readonly catalogWaiters: Array<Waiter<CatalogEntry[]>> = []
   closeRequested = false
+  private lostReported = false
 
   private constructor (conn: Connection, uploads: () => number) {
     super()
@@ -89,7 +90,10 @@ export class TrackerLink extends EventEmitter {
     for (const list of this.swarmWaiters.values()) for (const w of list) w.reject(err)
     this.swarmWaiters.clear()
     for (const w of this.catalogWaiters.splice(0)) w.reject(err)
-    if (!this.closeRequested) this.emit('lost', err)
+    if (!this.closeRequested && !this.lostReported) {
+      this.lostReported = true // once per link: a refusal is followed by the close, which is not news
+      this.emit('lost', err)
+    }
   }
 
   /** Registers owned files and wants; resolves with our peer id once the tracker ACKs. */

@@ -157,6 +157,16 @@ export function buildProgram (): Command {
       await guard('ls', async () => await runLs({ tracker: o.tracker, pattern, json: o.json === true, secret: secretOf(o) }, io))()
     })
 
+  program.command('bench')
+    .description('benchmark DFSS against aria2, plain HTTP and the hash and fluid bounds (results under bench/results/)')
+    .option('--scenario <name...>', 'classic, raw, swarm, scale (default: all)')
+    .option('--runs <n>', 'runs per scenario', parseIntOption, 3)
+    .option('--quick', 'small sizes and one run, for a fast check')
+    .action(async (o: { scenario?: string[], runs: number, quick?: boolean }) => {
+      const { runBench } = await import('../bench/index.ts')
+      process.exitCode = await runBench({ scenarios: o.scenario ?? [], runs: o.quick === true ? 1 : o.runs, quick: o.quick === true, out: s => { process.stdout.write(s) }, err })
+    })
+
   program.command('mpi')
     .description('run one rank under mpirun or srun (rank and size from the launcher); see `dfss mpi --help`')
     .allowUnknownOption()

@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict'
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { describe, it } from 'node:test'
+import { ROOT, runDfss } from '../helpers/cli.ts'
+
+const COMMANDS = ['run', 'demo', 'tracker', 'share', 'get', 'ls', 'bench', 'mpi']
+
+describe('dfss CLI', () => {
+  it('--version prints the package version', async () => {
+    const pkg = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }
+    const res = await runDfss(['--version'])
+    assert.equal(res.code, 0)
+    assert.equal(res.stdout.trim(), pkg.version)
+  })
+
+  it('--help lists every command', async () => {
+    const res = await runDfss(['--help'])
+    assert.equal(res.code, 0)
+    for (const c of COMMANDS) assert.match(res.stdout, new RegExp(`^  ${c}\\b`, 'm'), c)
+  })
+
+  for (const c of COMMANDS) {
+    it(`${c} --help works`, async () => {
+      const res = await runDfss([c, '--help'])
+      assert.equal(res.code, 0, res.stderr)
+      assert.match(res.stdout, /Usage: dfss/)
+    })
+  }
+
+  it('an unknown command fails', async () => {
+    const res = await runDfss(['frobnicate'])
+    assert.notEqual(res.code, 0)
+    assert.match(res.stderr, /unknown command/)
+  })
+
+  it('run -n 1 is refused with a clear message', async () => {
+    const res = await runDfss(['run', '-n', '1', '.'])
+    assert.equal(res.code, 2)
+    assert.match(res.stderr, /at least 2/)
+  })
+
+  it('run with a bad input file names the file and line, exits 2 and starts nothing', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'dfss-cli-'))
+    await writeFile(path.join(dir, 'in1.txt'), '1\nfile1 2\n3fcfb9d1242fdce64aee2bfe35266912\nnot-a-hash\n0')
+    await writeFile(path.join(dir, 'in2.txt'), '0\n1\nfile1')
+    const res = await runDfss(['run', '-n', '3', dir])
+    assert.equal(res.code, 2)
+    assert.match(res.stderr, /in1\.txt:4: hash 2 of "file1" is not 32 hexadecimal characters/)
+    assert.deepEqual((await readdir(dir)).sort(), ['in1.txt', 'in2.txt'])
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('run with a missing input file names it', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'dfss-cli-'))
+    await writeFile(path.join(dir, 'in1.txt'), '0\n0')
+    const res = await runDfss(['run', '-n', '3', dir])
+    assert.equal(res.code, 2)
+    assert.match(res.stderr, /in2\.txt.*cannot read: ENOENT/)
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('run with a wanted file nobody owns names the file and line', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'dfss-cli-'))
+    await writeFile(path.join(dir, 'in1.txt'), '0\n2\nghost\nspecter')
+    const res = await runDfss(['run', '-n', '2', dir])
+    assert.equal(res.code, 2)
+    assert.match(res.stderr, /in1\.txt:3: wanted file "ghost" is not owned by any peer/)
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('mpi outside a launcher says how to start it', async () => {
+    const env: NodeJS.ProcessEnv = {}
+    for (const k of ['OMPI_COMM_WORLD_RANK', 'PMIX_RANK', 'PMI_RANK', 'SLURM_PROCID', 'DFSS_RANK']) env[k] = ''
+    const res = await runDfss(['mpi'], { env })
+    assert.equal(res.code, 2)
+    assert.match(res.stderr, /no rank in the environment/)
+  })
+
+  it('get without --tracker is a usage error', async () => {
+    const res = await runDfss(['get', 'x', '-o', os.tmpdir()])
+    assert.notEqual(res.code, 0)
+    assert.match(res.stderr, /--tracker/)
+  })
+
+  it('a bad --upload-limit is refused', async () => {
+    const res = await runDfss(['get', 'x', '-o', os.tmpdir(), '-t', '127.0.0.1:1', '--upload-limit', 'fast'])
+    assert.notEqual(res.code, 0)
+    assert.match(res.stderr, /not a rate/)
+  })
+
+  it('a bad tracker address is refused', async () => {
+    const res = await runDfss(['ls', '-t', 'nohostport'])
+    assert.equal(res.code, 2)
+    assert.match(res.stderr, /expected HOST:PORT/)
+  })
+})

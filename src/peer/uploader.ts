@@ -114,17 +114,36 @@ export class Uploader extends EventEmitter {
     }
   }
 
+  /** Starts reading the segment a request asks for; null data = we do not have it. */
+  private fetch (req: Extract<Message, { type: 'req-chunk' }>): Promise<{ req: typeof req, data: Buffer | null }> {
+    const f = this.store.held(req.file)
+    if (f === undefined || !f.has(req.index)) return Promise.resolve({ req, data: null })
+    const p = f.read(req.index).then(data => ({ req, data }))
+    p.catch(() => {}) // a prefetch dropped when the connection closes must not become an unhandled rejection
+    return p
+  }
+
+  /**
+   * Serves one connection's requests in order. The next segment is read from disk while the current one
+   * is being sent, so the disk and the socket overlap; at most two segments per connection are in memory.
+   */
   private async serve (s: Served): Promise<void> {
     s.busy = true
     try {
-      while (s.queue.length > 0 && s.conn.status === 'active') {
-        const req = s.queue.shift() as Extract<Message, { type: 'req-chunk' }>
-        const f = this.store.held(req.file)
-        if (f === undefined || !f.has(req.index)) {
+      let next: ReturnType<Uploader['fetch']> | null = null
+      while (s.conn.status === 'active') {
+        if (next === null) {
+          const req = s.queue.shift()
+          if (req === undefined) break
+          next = this.fetch(req)
+        }
+        const { req, data } = await next
+        const follow = s.queue.shift()
+        next = follow === undefined ? null : this.fetch(follow)
+        if (data === null) {
           s.conn.send({ type: 'no-chunk', reqId: req.reqId })
           continue
         }
-        const data = await f.read(req.index)
         if (this.opts.limiter !== null) await this.opts.limiter.take(data.length)
         this.uploads++
         this.emit('upload', s.conn.remote.id, req.file, data.length)

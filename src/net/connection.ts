@@ -175,7 +175,7 @@ export class Connection extends EventEmitter {
    * Writes a frame. Frames written in the same turn of the event loop are corked together and leave in
    * one syscall (small control messages such as HAVE and REQ_CHUNK come in bursts; Nagle is off).
    */
-  private write (msg: Message): boolean {
+  private write (msg: Message, onWritten?: () => void): boolean {
     const parts = encodeMessage(msg)
     if (!this.corked) {
       this.corked = true
@@ -183,14 +183,21 @@ export class Connection extends EventEmitter {
       setImmediate(() => { this.flush() })
     }
     let ok = true
-    for (const p of parts) ok = this.socket.write(p)
+    for (let i = 0; i < parts.length; i++) {
+      ok = i === parts.length - 1 && onWritten !== undefined
+        ? this.socket.write(parts[i] as Buffer, () => { onWritten() })
+        : this.socket.write(parts[i] as Buffer)
+    }
     return ok
   }
 
-  /** Sends a message; returns false when the socket buffer is full (wait for {@link drained}). Dropped when closed. */
-  send (msg: Message): boolean {
+  /**
+   * Sends a message; returns false when the socket buffer is full (wait for {@link drained}). Dropped when
+   * closed. `onWritten` runs once the socket no longer needs the message's buffers (written or failed).
+   */
+  send (msg: Message, onWritten?: () => void): boolean {
     if (this.status === 'closed' || this.socket.destroyed) return false
-    return this.write(msg)
+    return this.write(msg, onWritten)
   }
 
   /** Resolves when the socket can take more data (or is closed). */

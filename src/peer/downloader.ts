@@ -4,6 +4,7 @@ import { HASH_BYTES, type FileMeta, type Member, type Transfer } from '../protoc
 import { unsafeNameReason } from '../protocol/names.ts'
 import { ProtocolError } from '../protocol/errors.ts'
 import { Bitfield } from '../storage/bitfield.ts'
+import { segmentBuffers } from '../util/buffer-pool.ts'
 import type { DownloadFile, SegmentStore } from '../storage/store.ts'
 import type { PeerLink } from './peer-link.ts'
 import type { PeerPool } from './peer-pool.ts'
@@ -356,6 +357,14 @@ export class Downloader extends EventEmitter {
 
   private async accept (job: FileJob, s: Source, index: number, data: Buffer): Promise<void> {
     const ok = await this.opts.verify(job.meta, index, data)
+    try {
+      await this.keep(job, s, index, data, ok)
+    } finally {
+      segmentBuffers.give(data) // written (or dropped): nobody holds it any more
+    }
+  }
+
+  private async keep (job: FileJob, s: Source, index: number, data: Buffer, ok: boolean): Promise<void> {
     if (!ok) {
       s.bad++
       s.lacks.add(index)

@@ -5,6 +5,7 @@ import { ProtocolError } from '../protocol/errors.ts'
 import type { Message } from '../protocol/messages.ts'
 import type { SegmentStore } from '../storage/store.ts'
 import type { RateLimiter } from '../util/rate-limiter.ts'
+import { segmentBuffers } from '../util/buffer-pool.ts'
 
 /** Options of {@link Uploader}. */
 export interface UploaderOptions {
@@ -147,7 +148,7 @@ export class Uploader extends EventEmitter {
         if (this.opts.limiter !== null) await this.opts.limiter.take(data.length)
         this.uploads++
         this.emit('upload', s.conn.remote.id, req.file, data.length)
-        if (!s.conn.send({ type: 'chunk', reqId: req.reqId, index: req.index, data })) await s.conn.drained()
+        if (!s.conn.send({ type: 'chunk', reqId: req.reqId, index: req.index, data }, () => { segmentBuffers.give(data) })) await s.conn.drained()
       }
     } finally {
       s.busy = false

@@ -1,4 +1,5 @@
 import { ProtocolError } from './errors.ts'
+import { segmentBuffers } from '../util/buffer-pool.ts'
 
 /** Bytes of the big-endian length prefix in front of every frame body. */
 export const FRAME_HEADER_BYTES = 4
@@ -78,7 +79,7 @@ export class FrameDecoder {
         this.headerFill = 0
         const length = this.header.readUInt32BE(0)
         this.checkLength(length)
-        this.body = Buffer.allocUnsafe(length)
+        this.body = segmentBuffers.take(length)
         this.bodyFill = 0
       }
       const take = Math.min(this.body.length - this.bodyFill, chunk.length - off)

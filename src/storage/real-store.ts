@@ -4,12 +4,13 @@ import path from 'node:path'
 import { HASH_BYTES, type FileMeta } from '../protocol/messages.ts'
 import { unsafeNameReason } from '../protocol/names.ts'
 import { Bitfield } from './bitfield.ts'
+import { segmentBuffers } from '../util/buffer-pool.ts'
 import type { DownloadFile, HeldFile, SegmentStore } from './store.ts'
 import { segmentHash, segmentLength } from './verify.ts'
 
 /** Reads exactly `len` bytes at `pos` into a fresh buffer. */
 async function readExact (fh: FileHandle, pos: number, len: number): Promise<Buffer> {
-  const buf = Buffer.allocUnsafe(len)
+  const buf = segmentBuffers.take(len)
   let got = 0
   while (got < len) {
     const { bytesRead } = await fh.read(buf, got, len - got, pos + got)
@@ -118,6 +119,7 @@ async function verifyExisting (fh: FileHandle, meta: FileMeta, bits: Bitfield): 
     let data: Buffer
     try { data = await readExact(fh, i * meta.segmentSize, len) } catch { continue }
     if (createHash('sha256').update(data).digest().equals(segmentHash(meta, i))) bits.set(i)
+    segmentBuffers.give(data)
   }
 }
 

@@ -3,7 +3,9 @@ import net from 'node:net'
 import { Connection } from '../net/connection.ts'
 import { ProtocolError } from '../protocol/errors.ts'
 import type { Message } from '../protocol/messages.ts'
-import type { SegmentStore } from '../storage/store.ts'
+import type { HeldFile, SegmentStore } from '../storage/store.ts'
+import { Bitfield } from '../storage/bitfield.ts'
+import { HASH_BYTES } from '../protocol/messages.ts'
 import type { RateLimiter } from '../util/rate-limiter.ts'
 import { segmentBuffers } from '../util/buffer-pool.ts'
 
@@ -23,6 +25,12 @@ export interface UploaderOptions {
   handshakeTimeoutMs?: number
   /** Shared upload rate limit. Default none. */
   limiter?: RateLimiter | null
+  /**
+   * Super-seeding: while a file we hold whole still has segments we never uploaded, a request for one
+   * we already uploaded gets "don't have it now", so the requester takes it from the peer that got it
+   * and our upload goes to new segments. Default true.
+   */
+  superSeed?: boolean
 }
 
 interface Served {
@@ -54,7 +62,8 @@ export class Uploader extends EventEmitter {
       maxRequestsPerConnection: opts.maxRequestsPerConnection ?? 64,
       idleTimeoutMs: opts.idleTimeoutMs ?? 120_000,
       handshakeTimeoutMs: opts.handshakeTimeoutMs ?? 10_000,
-      limiter: opts.limiter ?? null
+      limiter: opts.limiter ?? null,
+      superSeed: opts.superSeed ?? true
     }
     this.server = net.createServer({ noDelay: true }, socket => { this.accept(socket) })
   }
@@ -116,9 +125,23 @@ export class Uploader extends EventEmitter {
   }
 
   /** Starts reading the segment a request asks for; null data = we do not have it. */
+  private readonly firstPass = new Map<string, Bitfield>()
+
+  /** Super-seeding: false when the segment went out once already and some segment of the file never did. */
+  private worthSending (f: HeldFile, index: number): boolean {
+    if (!this.opts.superSeed || !f.whole) return true
+    let sent = this.firstPass.get(f.meta.name)
+    if (sent === undefined) {
+      sent = new Bitfield(f.meta.hashes.length / HASH_BYTES)
+      this.firstPass.set(f.meta.name, sent)
+    }
+    if (sent.full) return true
+    return sent.set(index)
+  }
+
   private fetch (req: Extract<Message, { type: 'req-chunk' }>): Promise<{ req: typeof req, data: Buffer | null }> {
     const f = this.store.held(req.file)
-    if (f === undefined || !f.has(req.index)) return Promise.resolve({ req, data: null })
+    if (f === undefined || !f.has(req.index) || !this.worthSending(f, req.index)) return Promise.resolve({ req, data: null })
     const p = f.read(req.index).then(data => ({ req, data }))
     p.catch(() => {}) // a prefetch dropped when the connection closes must not become an unhandled rejection
     return p

@@ -34,6 +34,7 @@ class ClassicFile implements DownloadFile {
     this.outPath = outPath
   }
 
+  get whole (): boolean { return this.bits.full }
   has (i: number): boolean { return this.bits.has(i) }
   haveBits (): Buffer { return this.bits.bytes }
   async read (i: number): Promise<Buffer> { return this.data.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES) }

@@ -47,6 +47,7 @@ class SharedFile implements HeldFile {
     this.bits = Bitfield.full(meta.hashes.length / HASH_BYTES)
   }
 
+  readonly whole = true
   has (i: number): boolean { return this.bits.has(i) }
   haveBits (): Buffer { return this.bits.bytes }
   async read (i: number): Promise<Buffer> { return await readExact(this.fh, i * this.meta.segmentSize, segmentLength(this.meta, i)) }
@@ -72,6 +73,7 @@ class PartFile implements DownloadFile {
   }
 
   get isComplete (): boolean { return this.completed }
+  get whole (): boolean { return this.bits.full }
   has (i: number): boolean { return this.bits.has(i) }
   haveBits (): Buffer { return this.bits.bytes }
   async read (i: number): Promise<Buffer> { return await readExact(this.fh, i * this.meta.segmentSize, segmentLength(this.meta, i)) }

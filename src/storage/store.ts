@@ -3,6 +3,8 @@ import type { FileMeta } from '../protocol/messages.ts'
 /** A file this peer can serve segments of: owned whole, or partly downloaded. */
 export interface HeldFile {
   readonly meta: FileMeta
+  /** True when every segment is here (a seed of this file). */
+  readonly whole: boolean
   has: (index: number) => boolean
   /** Have-map bytes for HAVE_MAP (MSB first). */
   haveBits: () => Buffer

@@ -33,6 +33,7 @@ export class CorruptStore extends RealStore {
     const onServe = this.onServe
     return {
       meta: f.meta,
+      whole: f.whole,
       has: i => f.has(i),
       haveBits: () => f.haveBits(),
       read: async i => {

@@ -91,9 +91,11 @@ export function buildProgram (): Command {
     .option('--host <addr>', 'address to bind', '127.0.0.1')
     .option('--port <port>', 'port to bind (0 picks a free one)', parseIntOption, 0)
     .option('--max-connections <n>', 'most simultaneous connections', parseIntOption, 1024)
+    .option('--max-files <n>', 'most files one registration may declare', parseIntOption, 100_000)
+    .option('--handshake-timeout <seconds>', 'time allowed for a handshake', parseSeconds, 10)
     .option('--secret <secret>', 'swarm secret (default: DFSS_SECRET)')
-    .action(async (o: { host: string, port: number, maxConnections: number, secret?: string }) => {
-      await guard('tracker', async () => await runTracker({ host: o.host, port: o.port, maxConnections: o.maxConnections, secret: secretOf(o) }, io))()
+    .action(async (o: { host: string, port: number, maxConnections: number, maxFiles: number, handshakeTimeout: number, secret?: string }) => {
+      await guard('tracker', async () => await runTracker({ host: o.host, port: o.port, maxConnections: o.maxConnections, maxFilesPerPeer: o.maxFiles, handshakeTimeoutMs: o.handshakeTimeout * 1000, secret: secretOf(o) }, io))()
     })
 
   const peerOpts = (c: Command): Command => c

@@ -66,8 +66,13 @@ function peerOptions (o: PeerCliOptions): Omit<PeerNodeOptions, 'store' | 'rank'
 }
 
 /** `dfss tracker`: a long-running tracker until SIGINT/SIGTERM. */
-export async function runTracker (o: { host: string, port: number, secret: string | null, maxConnections?: number }, io: Io, stop: Promise<unknown> = untilSignal()): Promise<number> {
-  const tracker = new Tracker({ secret: o.secret, ...(o.maxConnections !== undefined ? { maxConnections: o.maxConnections } : {}) })
+export async function runTracker (o: { host: string, port: number, secret: string | null, maxConnections?: number, maxFilesPerPeer?: number, handshakeTimeoutMs?: number }, io: Io, stop: Promise<unknown> = untilSignal()): Promise<number> {
+  const tracker = new Tracker({
+    secret: o.secret,
+    ...(o.maxConnections !== undefined ? { maxConnections: o.maxConnections } : {}),
+    ...(o.maxFilesPerPeer !== undefined ? { maxFilesPerPeer: o.maxFilesPerPeer } : {}),
+    ...(o.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: o.handshakeTimeoutMs } : {})
+  })
   tracker.on('warning', (e: Error) => { io.err(`dfss tracker: ${e.message}`) })
   const addr = await tracker.listen(o.host, o.port)
   io.out(`dfss tracker listening on ${addr.host.includes(':') ? `[${addr.host}]` : addr.host}:${addr.port}\n`)

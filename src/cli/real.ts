@@ -48,7 +48,11 @@ export interface PeerCliOptions {
   maxConnections?: number
   maxRequests?: number
   handshakeTimeout?: number
+  idleTimeout?: number
 }
+
+/** Requests `dfss get` keeps in flight per source; `--max-requests` may not go below it. */
+export const PIPELINE_PER_SOURCE = 8
 
 function peerOptions (o: PeerCliOptions): Omit<PeerNodeOptions, 'store' | 'rank' | 'download'> {
   return {
@@ -56,6 +60,7 @@ function peerOptions (o: PeerCliOptions): Omit<PeerNodeOptions, 'store' | 'rank'
     ...(o.maxConnections !== undefined ? { maxConnections: o.maxConnections } : {}),
     ...(o.maxRequests !== undefined ? { maxRequestsPerConnection: o.maxRequests } : {}),
     ...(o.handshakeTimeout !== undefined ? { handshakeTimeoutMs: o.handshakeTimeout * 1000 } : {}),
+    ...(o.idleTimeout !== undefined ? { idleTimeoutMs: o.idleTimeout * 1000 } : {}),
     tracker: parseHostPort(o.tracker),
     listenHost: o.host ?? '0.0.0.0',
     listenPort: o.port ?? 0,
@@ -142,7 +147,7 @@ export function resolvePatterns (catalog: CatalogEntry[], patterns: string[]): s
 /** `dfss get`: downloads matching files into `out`, serving what it has meanwhile; `--seed` keeps serving. */
 export async function runGet (patterns: string[], o: PeerCliOptions & { out: string, seed?: boolean, progress: ProgressMode }, io: Io, stop: Promise<unknown> = untilSignal()): Promise<number> {
   const store = new RealStore(path.resolve(o.out))
-  const node = new PeerNode({ store, rank: 0, ...peerOptions(o), download: { verify: verifySegment, perSourceLimit: 8, maxInFlight: 32, ...(o.requestTimeout !== undefined ? { requestTimeoutMs: o.requestTimeout * 1000 } : {}) } })
+  const node = new PeerNode({ store, rank: 0, ...peerOptions(o), download: { verify: verifySegment, perSourceLimit: PIPELINE_PER_SOURCE, maxInFlight: 32, ...(o.requestTimeout !== undefined ? { requestTimeoutMs: o.requestTimeout * 1000 } : {}) } })
   node.on('warning', (e: Error) => { if (o.progress !== 'tty') io.err(`dfss get: ${e.message}`) })
   const t0 = performance.now()
   try {

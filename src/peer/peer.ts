@@ -24,6 +24,8 @@ export interface PeerNodeOptions {
   uploadLimit?: number | null
   maxConnections?: number
   maxRequestsPerConnection?: number
+  /** Close incoming peer connections idle this long. Default 120 000 ms. */
+  idleTimeoutMs?: number
   handshakeTimeoutMs?: number
   download?: Partial<DownloaderOptions> & Pick<DownloaderOptions, 'verify'>
   /**
@@ -56,6 +58,7 @@ export class PeerNode extends EventEmitter {
       limiter,
       ...(opts.maxConnections !== undefined ? { maxConnections: opts.maxConnections } : {}),
       ...(opts.maxRequestsPerConnection !== undefined ? { maxRequestsPerConnection: opts.maxRequestsPerConnection } : {}),
+      ...(opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: opts.idleTimeoutMs } : {}),
       ...(opts.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: opts.handshakeTimeoutMs } : {})
     })
     this.uploader.on('warning', (e: Error) => this.emit('warning', e))

@@ -80,20 +80,23 @@ export class Uploader extends EventEmitter {
 
   get connections (): number { return this.served.size }
 
+  /** Sockets still in the handshake: they count against maxConnections too. */
+  private handshaking = 0
+
   private accept (socket: net.Socket): void {
     socket.on('error', () => {})
-    if (this.served.size >= this.opts.maxConnections) { socket.destroy(); return }
+    if (this.served.size + this.handshaking >= this.opts.maxConnections) { socket.destroy(); return }
+    this.handshaking++
     Connection.establish(socket, {
       role: 'peer',
       id: this.opts.id,
       secret: this.opts.secret,
       handshakeTimeoutMs: this.opts.handshakeTimeoutMs,
       idleTimeoutMs: this.opts.idleTimeoutMs
-    }).then(conn => { this.attach(conn) }, (err: Error) => { this.emit('warning', err) })
+    }).then(conn => { this.handshaking--; this.attach(conn) }, (err: Error) => { this.handshaking--; this.emit('warning', err) })
   }
 
   private attach (conn: Connection): void {
-    if (this.served.size >= this.opts.maxConnections) { conn.fail(new ProtocolError('ERR_LIMIT', 'too many connections')); return }
     const s: Served = { conn, queue: [], busy: false, subscribed: new Set() }
     this.served.add(s)
     conn.on('message', (msg: Message) => {

@@ -70,6 +70,8 @@ export class Tracker extends EventEmitter {
   private readonly lost = new Map<number, string>()
   private readonly opts: Required<Omit<TrackerOptions, 'host' | 'port'>>
   private nextId = 1
+  /** Sockets still in the handshake: they count against maxConnections too. */
+  private handshaking = 0
   private pollSeq = 0
   private readonly pollWaiters = new Map<number, Array<() => void>>()
   private closing = false
@@ -106,20 +108,27 @@ export class Tracker extends EventEmitter {
   private get classic (): boolean { return this.opts.expectedPeers !== null }
 
   private accept (socket: net.Socket): void {
-    if (this.closing || this.conns.size >= this.opts.maxConnections) {
+    if (this.closing || this.conns.size + this.handshaking >= this.opts.maxConnections) {
       socket.destroy()
       return
     }
     socket.on('error', () => {})
+    this.handshaking++
     Connection.establish(socket, { role: 'tracker', id: 0, secret: this.opts.secret, handshakeTimeoutMs: this.opts.handshakeTimeoutMs })
-      .then(conn => { this.attach(conn) })
-      .catch((err: Error) => { this.emit('warning', err) })
+      .then(conn => { this.handshaking--; this.attach(conn) }, (err: Error) => { this.handshaking--; this.emit('warning', err) })
   }
 
   private attach (conn: Connection): void {
     this.conns.add(conn)
     let record: PeerRecord | null = null
+    let spoke = false
+    // A connection must register (or ask for the catalog) soon after its handshake: silent ones would
+    // otherwise hold a slot forever.
+    const quiet = setTimeout(() => { if (!spoke) conn.fail(new ProtocolError('ERR_TIMEOUT', 'no request after the handshake')) }, this.opts.handshakeTimeoutMs)
+    quiet.unref()
     conn.on('message', (msg: Message) => {
+      spoke = true
+      clearTimeout(quiet)
       try {
         record = this.route(conn, record, msg)
       } catch (err) {
@@ -129,6 +138,7 @@ export class Tracker extends EventEmitter {
       }
     })
     conn.on('close', (err?: Error) => {
+      clearTimeout(quiet)
       this.conns.delete(conn)
       if (record !== null) this.onLost(record, err)
     })

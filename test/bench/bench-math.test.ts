@@ -1,0 +1,142 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { parseGetSummary, seedShareOf } from '../../src/bench/dfss-system.ts'
+import { fluidLowerBoundSeconds, swarmEfficiency } from '../../src/bench/fluid.ts'
+import { parseProcStatCpu, parseTimeOutput } from '../../src/bench/proc.ts'
+import { renderReport, summarizeSystem } from '../../src/bench/report.ts'
+import type { BenchResults, SystemRun } from '../../src/bench/results.ts'
+import { median, pairedRatios, ratio, summarize } from '../../src/bench/stats.ts'
+import { formatSpread, formatTable } from '../../src/bench/table.ts'
+
+const MiB = 1024 * 1024
+
+describe('median and spread', () => {
+  it('median of odd and even counts, unsorted input', () => {
+    assert.equal(median([3, 1, 2]), 2)
+    assert.equal(median([4, 1, 3, 2]), 2.5)
+    assert.equal(median([7]), 7)
+    assert.throws(() => median([]), RangeError)
+  })
+
+  it('summarize leaves out failed runs and reports min and max', () => {
+    assert.deepEqual(summarize([2, null, 1, Number.NaN, 5]), { median: 2, min: 1, max: 5, n: 3 })
+    assert.equal(summarize([null, undefined]), null)
+    assert.equal(summarize([]), null)
+  })
+
+  it('ratios pair runs and skip missing or zero denominators', () => {
+    assert.equal(ratio(1, 4), 0.25)
+    assert.equal(ratio(1, 0), null)
+    assert.equal(ratio(null, 2), null)
+    assert.deepEqual(pairedRatios([1, 2, null], [2, 0, 1]), [0.5, null, null])
+  })
+})
+
+describe('fluid bound (Kumar & Ross)', () => {
+  const u = 20 * MiB
+  it('is F/u_seed when the peers could carry the rest', () => {
+    assert.equal(fluidLowerBoundSeconds({ fileBytes: 256 * MiB, seedUploadBytesPerSec: u, peerUploadBytesPerSec: u, peers: 3 }), 12.8)
+    assert.equal(fluidLowerBoundSeconds({ fileBytes: 256 * MiB, seedUploadBytesPerSec: u, peerUploadBytesPerSec: u, peers: 15 }), 12.8)
+  })
+
+  it('is N·F/(u_seed + N·u_peer) when total upload capacity binds', () => {
+    // 10 peers uploading at a quarter of the seed's rate: 10·F/(u + 2.5u) = F/u · 10/3.5
+    const t = fluidLowerBoundSeconds({ fileBytes: 100 * MiB, seedUploadBytesPerSec: u, peerUploadBytesPerSec: u / 4, peers: 10 })
+    assert.ok(Math.abs(t - (100 / 20) * (10 / 3.5)) < 1e-9)
+    // peers that cannot upload: the seed sends N copies
+    assert.equal(fluidLowerBoundSeconds({ fileBytes: 40 * MiB, seedUploadBytesPerSec: u, peerUploadBytesPerSec: 0, peers: 4 }), 8)
+  })
+
+  it('rejects nonsense and computes efficiency', () => {
+    assert.throws(() => fluidLowerBoundSeconds({ fileBytes: 1, seedUploadBytesPerSec: 0, peerUploadBytesPerSec: 1, peers: 1 }), RangeError)
+    assert.throws(() => fluidLowerBoundSeconds({ fileBytes: 1, seedUploadBytesPerSec: 1, peerUploadBytesPerSec: 1, peers: 0 }), RangeError)
+    assert.equal(swarmEfficiency(12.8, 16), 0.8)
+    assert.equal(swarmEfficiency(12.8, null), null)
+  })
+})
+
+describe('table formatting', () => {
+  it('writes an aligned GitHub Markdown table', () => {
+    const t = formatTable(['system', 'wall s'], [['DFSS', '1.00'], ['aria2', '12.50']])
+    assert.equal(t, [
+      '| system | wall s |',
+      '| ------ | -----: |',
+      '| DFSS   |   1.00 |',
+      '| aria2  |  12.50 |',
+      ''
+    ].join('\n'))
+  })
+
+  it('escapes pipes and checks the row width', () => {
+    assert.match(formatTable(['a'], [['x|y']]), /x\\\|y/)
+    assert.throws(() => formatTable(['a', 'b'], [['1']]), RangeError)
+  })
+
+  it('formats median and spread, percentages and missing values', () => {
+    assert.equal(formatSpread({ median: 1.234, min: 1, max: 2, n: 3 }), '1.23 (1.00–2.00)')
+    assert.equal(formatSpread({ median: 0.5, min: 0.5, max: 0.5, n: 1 }, 0, '%', 100), '50%')
+    assert.equal(formatSpread(null), 'n/a')
+  })
+})
+
+describe('parsers of measurements', () => {
+  it('reads GNU time output, also after a signal line', () => {
+    assert.deepEqual(parseTimeOutput('1.50 0.25 12345\n'), { userS: 1.5, sysS: 0.25, maxRssKiB: 12345 })
+    assert.deepEqual(parseTimeOutput('Command terminated by signal 15\n0.01 0.00 2048\n'), { userS: 0.01, sysS: 0, maxRssKiB: 2048 })
+    assert.equal(parseTimeOutput(''), null)
+  })
+
+  it('reads utime+stime from /proc/PID/stat even with spaces in the name', () => {
+    const stat = '123 (node (x) y) S 1 123 123 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 11 0 1000 1000000 5000'
+    assert.equal(parseProcStatCpu(stat), 3)
+  })
+
+  it('finds the --json summary and the seed share', () => {
+    const out = [
+      '{"t":1,"event":"segment","file":"f","index":0,"from":1,"bytes":1,"have":1,"total":4}',
+      '{"t":2,"event":"summary","seconds":1,"transfers":[{"from":1,"file":"f","segments":3},{"from":5,"file":"f","segments":1}]}',
+      ''
+    ].join('\n')
+    const s = parseGetSummary(out)
+    assert.deepEqual(s, [{ from: 1, file: 'f', segments: 3 }, { from: 5, file: 'f', segments: 1 }])
+    assert.equal(seedShareOf([s, [{ from: 5, file: 'f', segments: 4 }]], 1), 3 / 8)
+    assert.equal(seedShareOf([s, null], 1), null)
+    assert.equal(parseGetSummary('no json here'), null)
+  })
+})
+
+describe('report', () => {
+  const run = (wallS: number | null, extra: Partial<SystemRun> = {}): SystemRun => ({ ok: wallS !== null, wallS, cpuS: wallS, bytes: 3 * 1024 * MiB, peakRssKiB: { getter: 100 * 1024 }, ...extra })
+
+  it('summarises a system: throughput, CPU per GiB and the largest RSS per role', () => {
+    const s = summarizeSystem([run(3), run(6, { peakRssKiB: { getter: 150 * 1024, seed: 50 * 1024 } }), run(null, { error: 'boom' })])
+    assert.equal(s.failed, 1)
+    assert.deepEqual(s.errors, ['boom'])
+    assert.deepEqual(s.wallS, { median: 4.5, min: 3, max: 6, n: 2 })
+    assert.equal(s.mibPerS?.max, 1024)
+    assert.equal(s.cpuSPerGiB?.min, 1)
+    assert.deepEqual(s.peakRssMiB, { getter: 150, seed: 50 })
+  })
+
+  it('renders every section with per-run ratios and efficiencies', () => {
+    const r: BenchResults = {
+      date: '2026-01-01T00:00:00.000Z',
+      command: 'node bin/dfss.js bench',
+      machine: { cpu: 'Test CPU', cores: 2, memoryGiB: 24, node: '20.0.0', os: 'Linux', loadAtStart: [0.5, 0.4, 0.3] },
+      quick: false,
+      runs: 2,
+      notes: ['a note'],
+      classic: [{ name: 'test1', ranks: 4, dfss: [0.6, 0.8], floor: [0.2, 0.2], mpirun: null, mpirunFloor: null, errors: [] }],
+      raw: { name: 'raw', fileBytes: 1024 * MiB, downloaders: 3, uploadLimit: null, fluidBoundS: null, systems: { dfss: [run(2), run(4)], aria2: [run(8), run(8)] } },
+      swarm: [{ name: 'swarm N=3', fileBytes: 256 * MiB, downloaders: 3, uploadLimit: 20 * MiB, fluidBoundS: 12.8, systems: { dfss: [run(16), run(12.8)], aria2: [run(20), run(20)] } }],
+      scale: { name: 'scale', fileBytes: 64 * MiB, downloaders: 31, uploadLimit: null, fluidBoundS: null, systems: { dfss: [run(5, { seedShare: 0.2 }), run(5, { seedShare: 0.3 })] } }
+    }
+    const md = renderReport(r)
+    assert.match(md, /Test CPU, 2 cores, 24 GiB, Node 20\.0\.0/)
+    assert.match(md, /\| test1 +\| +4 \| 0\.70 \(0\.60–0\.80\) \| +0\.20 \| 3\.50 \(3\.00–4\.00\) \|/)
+    assert.match(md, /DFSS ÷ aria2 wall time: \*\*0\.38 \(0\.25–0\.50\)\*\*/)
+    assert.match(md, /\| 3 +\| +12\.80 \|.*\| +90% \(80–100\) \|.*\| +64% \|/)
+    assert.match(md, /25\.0% \(20\.0–30\.0\)/)
+    assert.match(md, /- a note/)
+  })
+})

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { createHash } from '../util/crypto.ts'
 import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 

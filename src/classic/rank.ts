@@ -81,7 +81,9 @@ async function runPeerRank (o: ClassicRankOptions): Promise<number> {
     rank: o.rank,
     secret: o.secret ?? null,
     listenHost: o.host ?? '127.0.0.1',
-    download: { verify: verifySegment, perSourceLimit: 4, maxInFlight: 16 }
+    // 32-byte segments: the seed's bandwidth is no bottleneck, and first-pass refusals would only add round trips.
+    superSeed: false,
+    download: { verify: verifySegment, perSourceLimit: 4, maxInFlight: 16, maxSourcesPerFile: 8 }
   })
   try {
     await node.start(input.wants)

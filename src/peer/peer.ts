@@ -20,6 +20,8 @@ export interface PeerNodeOptions {
   /** Address other peers should dial; '' lets the tracker use the address it sees. Default: listenHost unless it is a wildcard. */
   advertiseHost?: string
   secret?: string | null
+  /** Super-seeding of whole files (see UploaderOptions.superSeed). Default true. */
+  superSeed?: boolean
   /** Upload rate limit in bytes per second. Default none. */
   uploadLimit?: number | null
   maxConnections?: number
@@ -56,6 +58,7 @@ export class PeerNode extends EventEmitter {
       id: opts.rank,
       secret: opts.secret ?? null,
       limiter,
+      superSeed: opts.superSeed ?? true,
       ...(opts.maxConnections !== undefined ? { maxConnections: opts.maxConnections } : {}),
       ...(opts.maxRequestsPerConnection !== undefined ? { maxRequestsPerConnection: opts.maxRequestsPerConnection } : {}),
       ...(opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: opts.idleTimeoutMs } : {}),

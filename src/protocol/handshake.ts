@@ -1,4 +1,4 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createHmac, randomBytes, timingSafeEqual } from '../util/crypto.ts'
 import { ProtocolError } from './errors.ts'
 import { NONCE_BYTES, PROTOCOL_VERSION, type Message, type Role } from './messages.ts'
 

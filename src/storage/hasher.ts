@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { createHash } from '../util/crypto.ts'
 import { open } from 'node:fs/promises'
 import { countSegments, type FileMeta } from '../protocol/messages.ts'
 

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { createHash } from '../util/crypto.ts'
 import { mkdir, open, rename, stat, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import { HASH_BYTES, type FileMeta } from '../protocol/messages.ts'
@@ -7,6 +7,9 @@ import { Bitfield } from './bitfield.ts'
 import { segmentBuffers } from '../util/buffer-pool.ts'
 import type { DownloadFile, HeldFile, SegmentStore } from './store.ts'
 import { segmentHash, segmentLength } from './verify.ts'
+
+/** Written bytes after which a download is flushed to disk in the background. */
+const SYNC_EVERY_BYTES = 64 * 1024 * 1024
 
 /** Reads exactly `len` bytes at `pos` into a fresh buffer. */
 async function readExact (fh: FileHandle, pos: number, len: number): Promise<Buffer> {
@@ -62,6 +65,8 @@ class PartFile implements DownloadFile {
   private readonly fh: FileHandle
   readonly bits: Bitfield
   private completed: boolean
+  private unsynced = 0
+  private syncing: Promise<void> | null = null
 
   constructor (meta: FileMeta, fh: FileHandle, finalPath: string, partPath: string, bits: Bitfield, completed = false) {
     this.completed = completed
@@ -95,12 +100,19 @@ class PartFile implements DownloadFile {
       throw diskError(err as NodeJS.ErrnoException, this.partPath)
     }
     this.bits.set(i)
+    this.unsynced += data.length
+    if (this.unsynced >= SYNC_EVERY_BYTES && this.syncing === null) {
+      // Flush in the background as we go, so the fsync before the final rename has little left to do.
+      this.unsynced = 0
+      this.syncing = this.fh.datasync().catch(() => {}).finally(() => { this.syncing = null })
+    }
   }
 
   async complete (): Promise<string> {
     if (this.completed) return this.finalPath
     if (!this.bits.full) throw new Error(`"${this.meta.name}" is not complete`)
     try {
+      await this.syncing
       await this.fh.sync()
     } catch (err) {
       throw diskError(err as NodeJS.ErrnoException, this.partPath)

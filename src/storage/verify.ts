@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { createHash } from '../util/crypto.ts'
 import { HASH_BYTES, type FileMeta } from '../protocol/messages.ts'
 
 /** The expected hash of segment `index` (a view into meta.hashes). */

@@ -215,7 +215,7 @@ export class Tracker extends EventEmitter {
 
   /** Classic: all ranks registered; check every want, then ACK everyone at once. */
   private releaseClassic (): void {
-    log('all %d peers registered', this.peers.size)
+    log('all %d peers registered at %d ms', this.peers.size, Math.round(performance.now()))
     const problems: string[] = []
     for (const p of [...this.peers.values()].sort((a, b) => a.id - b.id)) {
       for (const w of p.wants) if (this.catalog.get(w) === undefined) problems.push(`rank ${p.id} wants "${w}", which no peer owns`)
@@ -315,7 +315,7 @@ export class Tracker extends EventEmitter {
   }
 
   private finish (problems: string[]): void {
-    log('finishing: %s', problems.length === 0 ? 'ok' : problems.join('; '))
+    log('finishing at %d ms: %s', Math.round(performance.now()), problems.length === 0 ? 'ok' : problems.join('; '))
     if (this.closing) return
     this.closing = true
     this.failure = problems.length > 0 ? problems.join('; ') : null

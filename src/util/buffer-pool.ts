@@ -11,7 +11,7 @@ export class BufferPool {
   private readonly minBytes: number
 
   /** Keeps at most `maxBuffers` idle buffers of at least `minBytes` each. */
-  constructor (maxBuffers = 48, minBytes = 64 * 1024) {
+  constructor (maxBuffers = 16, minBytes = 64 * 1024) {
     this.maxBuffers = maxBuffers
     this.minBytes = minBytes
   }

@@ -38,6 +38,8 @@ interface Served {
   queue: Array<Extract<Message, { type: 'req-chunk' }>>
   busy: boolean
   subscribed: Set<string>
+  /** Segments ("index\0file") super-seeding refused to this connection once. */
+  refused: Set<string>
 }
 
 /**
@@ -97,7 +99,7 @@ export class Uploader extends EventEmitter {
   }
 
   private attach (conn: Connection): void {
-    const s: Served = { conn, queue: [], busy: false, subscribed: new Set() }
+    const s: Served = { conn, queue: [], busy: false, subscribed: new Set(), refused: new Set() }
     this.served.add(s)
     conn.on('message', (msg: Message) => {
       try { this.route(s, msg) } catch (err) { this.emit('warning', err); conn.fail(err as Error) }
@@ -128,23 +130,36 @@ export class Uploader extends EventEmitter {
   }
 
   /** Starts reading the segment a request asks for; null data = we do not have it. */
-  private readonly firstPass = new Map<string, Bitfield>()
+  /** Per whole file: which segments went out once, and over which connection. */
+  private readonly firstPass = new Map<string, { sent: Bitfield, to: Array<Served | undefined> }>()
 
-  /** Super-seeding: false when the segment went out once already and some segment of the file never did. */
-  private worthSending (f: HeldFile, index: number): boolean {
+  /**
+   * Super-seeding: false when the segment already went out once, some segment of the file never did,
+   * the peer that got it is still connected (so it can pass it on), and this requester was not refused
+   * this segment before. The last two keep it live: nobody waits on a segment only we can give.
+   */
+  private worthSending (s: Served, f: HeldFile, index: number): boolean {
     if (!this.opts.superSeed || !f.whole) return true
-    let sent = this.firstPass.get(f.meta.name)
-    if (sent === undefined) {
-      sent = new Bitfield(f.meta.hashes.length / HASH_BYTES)
-      this.firstPass.set(f.meta.name, sent)
+    let pass = this.firstPass.get(f.meta.name)
+    if (pass === undefined) {
+      const n = f.meta.hashes.length / HASH_BYTES
+      pass = { sent: new Bitfield(n), to: new Array<Served | undefined>(n) }
+      this.firstPass.set(f.meta.name, pass)
     }
-    if (sent.full) return true
-    return sent.set(index)
+    if (pass.sent.full || pass.sent.set(index)) {
+      pass.to[index] ??= s
+      return true
+    }
+    const holder = pass.to[index]
+    const key = `${index}\0${f.meta.name}`
+    if (holder === undefined || holder === s || !this.served.has(holder) || s.refused.has(key)) return true
+    s.refused.add(key)
+    return false
   }
 
-  private fetch (req: Extract<Message, { type: 'req-chunk' }>): Promise<{ req: typeof req, data: Buffer | null }> {
+  private fetch (s: Served, req: Extract<Message, { type: 'req-chunk' }>): Promise<{ req: typeof req, data: Buffer | null }> {
     const f = this.store.held(req.file)
-    if (f === undefined || !f.has(req.index) || !this.worthSending(f, req.index)) return Promise.resolve({ req, data: null })
+    if (f === undefined || !f.has(req.index) || !this.worthSending(s, f, req.index)) return Promise.resolve({ req, data: null })
     const p = f.read(req.index).then(data => ({ req, data }))
     p.catch(() => {}) // a prefetch dropped when the connection closes must not become an unhandled rejection
     return p
@@ -162,11 +177,11 @@ export class Uploader extends EventEmitter {
         if (next === null) {
           const req = s.queue.shift()
           if (req === undefined) break
-          next = this.fetch(req)
+          next = this.fetch(s, req)
         }
         const { req, data } = await next
         const follow = s.queue.shift()
-        next = follow === undefined ? null : this.fetch(follow)
+        next = follow === undefined ? null : this.fetch(s, follow)
         if (data === null) {
           s.conn.send({ type: 'no-chunk', reqId: req.reqId })
           continue

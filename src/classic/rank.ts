@@ -8,6 +8,9 @@ import { verifySegment } from '../storage/verify.ts'
 import { Tracker } from '../tracker/server.ts'
 import { writeFileAtomic } from '../util/atomic-write.ts'
 import { InputError, parseClassicInput } from './input.ts'
+import { debuglog } from 'node:util'
+
+const log = debuglog('dfss:rank')
 
 /** Everything one classic rank needs. */
 export interface ClassicRankOptions {
@@ -39,6 +42,7 @@ async function runTrackerRank (o: ClassicRankOptions): Promise<number> {
   const started = o.startedAt ?? performance.timeOrigin
   const tracker = new Tracker({ expectedPeers: o.size - 1, secret: o.secret ?? null })
   const addr = await tracker.listen(o.host ?? '127.0.0.1', 0)
+  log('tracker listening at %d ms', Math.round(performance.now()))
   const publishHost = addr.host === '0.0.0.0' ? '127.0.0.1' : addr.host
   await publishTracker(o.rendezvous, publishHost, addr.port)
   if (o.size === 1) {
@@ -73,7 +77,9 @@ async function runPeerRank (o: ClassicRankOptions): Promise<number> {
     if (err instanceof InputError) { o.log(err.message); return 2 }
     throw err
   }
+  log('rank %d: input read at %d ms', o.rank, Math.round(performance.now()))
   const address = await awaitTracker(o.rendezvous, o.waitTrackerMs ?? 30_000)
+  log('rank %d: tracker address at %d ms', o.rank, Math.round(performance.now()))
   const store = new ClassicStore(o.rank, o.dir, input)
   const node = new PeerNode({
     store,
@@ -87,7 +93,9 @@ async function runPeerRank (o: ClassicRankOptions): Promise<number> {
   })
   try {
     await node.start(input.wants)
+    log('rank %d: registered at %d ms', o.rank, Math.round(performance.now()))
     await node.downloadAll(input.wants)
+    log('rank %d: downloads done at %d ms', o.rank, Math.round(performance.now()))
     node.reportFinished()
     await node.whenCloseRequested()
     return 0

@@ -2,6 +2,7 @@ import { readdir, stat } from 'node:fs/promises'
 import path from 'node:path'
 import picomatch from 'picomatch'
 import { Connection } from '../net/connection.ts'
+import { deriveFileId } from '../protocol/file-id.ts'
 import type { CatalogEntry, Message } from '../protocol/messages.ts'
 import { PeerNode, type PeerNodeOptions } from '../peer/peer.ts'
 import { DEFAULT_SEGMENT_BYTES, hashFile } from '../storage/hasher.ts'
@@ -113,7 +114,7 @@ export async function runShare (paths: string[], o: PeerCliOptions & { segmentSi
     const t0 = performance.now()
     const meta = await hashFile(s.file, s.name, segmentSize)
     await store.addShared(s.file, meta)
-    io.out(`hashed ${s.name}: ${formatBytes(meta.size)}, ${meta.hashes.length / 32} segments in ${((performance.now() - t0) / 1000).toFixed(2)} s\n`)
+    io.out(`hashed ${s.name}: ${formatBytes(meta.size)}, ${meta.hashes.length / 32} segments, id ${deriveFileId(meta).slice(0, 16)}, in ${((performance.now() - t0) / 1000).toFixed(2)} s\n`)
   }
   const node = new PeerNode({ store, rank: 0, ...peerOptions(o), download: { verify: verifySegment } })
   node.on('warning', (e: Error) => { io.err(`dfss share: ${e.message}`) })

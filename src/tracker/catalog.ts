@@ -1,9 +1,12 @@
 import picomatch from 'picomatch'
+import { deriveFileId } from '../protocol/file-id.ts'
 import { HASH_BYTES, type CatalogEntry, type FileMeta } from '../protocol/messages.ts'
 
 /** One file the tracker knows, with its swarm. It never records which segments a member holds. */
 export interface CatalogFile {
   meta: FileMeta
+  /** deriveFileId(meta): the file's identity. */
+  id: string
   /** Members holding the whole file. */
   seeds: Set<number>
   /** Members downloading it (they asked for its swarm). */
@@ -15,8 +18,8 @@ export class CatalogConflictError extends Error {
   override name = 'CatalogConflictError'
 }
 
-function sameFile (a: FileMeta, b: FileMeta): boolean {
-  return a.size === b.size && a.segmentSize === b.segmentSize && a.algo === b.algo && a.hashes.equals(b.hashes)
+function sameFile (a: CatalogFile, b: FileMeta): boolean {
+  return a.id === deriveFileId(b)
 }
 
 /** The tracker's catalog: every file by name and its swarm. */
@@ -31,11 +34,11 @@ export class Catalog {
   addSeed (peer: number, meta: FileMeta): void {
     const known = this.files.get(meta.name)
     if (known === undefined) {
-      this.files.set(meta.name, { meta, seeds: new Set([peer]), peers: new Set() })
+      this.files.set(meta.name, { meta, id: deriveFileId(meta), seeds: new Set([peer]), peers: new Set() })
       return
     }
-    if (!sameFile(known.meta, meta)) {
-      throw new CatalogConflictError(`"${meta.name}" is already shared with different content (${known.meta.size} bytes, ${known.meta.hashes.length / HASH_BYTES} segments)`)
+    if (!sameFile(known, meta)) {
+      throw new CatalogConflictError(`"${meta.name}" is already shared with different content (file id ${known.id.slice(0, 16)}…, ${known.meta.size} bytes, ${known.meta.hashes.length / HASH_BYTES} segments)`)
     }
     known.peers.delete(peer)
     known.seeds.add(peer)

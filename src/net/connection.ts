@@ -95,7 +95,8 @@ export class Connection extends EventEmitter {
     const secret = opts.secret ?? null
     const hello = createHello({ role: opts.role, id: opts.id, secret })
     const socket = this.socket
-    let theirs: Extract<Message, { type: 'hello' }> | null = null
+    // Held in an object: a plain `let` assigned inside the callbacks would stay narrowed to null below.
+    const peer: { hello: Extract<Message, { type: 'hello' }> | null } = { hello: null }
     let settle: ((err?: Error) => void) | null = null
     const done = new Promise<void>((resolve, reject) => {
       settle = err => { settle = null; if (err === undefined) resolve(); else reject(err) }
@@ -103,13 +104,13 @@ export class Connection extends EventEmitter {
     const timer = setTimeout(() => settle?.(new ProtocolError('ERR_TIMEOUT', 'handshake timed out')), opts.handshakeTimeoutMs ?? 10_000)
     const onMessage = (msg: Message): void => {
       if (msg.type === 'error') throw new ProtocolError('ERR_AUTH', `refused by the remote side: ${msg.message}`)
-      if (theirs === null) {
-        theirs = checkHello(hello, msg)
+      if (peer.hello === null) {
+        peer.hello = checkHello(hello, msg)
         if (secret === null) { settle?.(); return }
-        this.write({ type: 'auth', mac: computeMac(secret, opts.role, initiator, theirs.nonce, hello.nonce) })
+        this.write({ type: 'auth', mac: computeMac(secret, opts.role, initiator, peer.hello.nonce, hello.nonce) })
         return
       }
-      checkAuth(secret as string, hello, theirs, msg, initiator)
+      checkAuth(secret as string, hello, peer.hello, msg, initiator)
       settle?.()
     }
     const onData = (chunk: Buffer): void => {
@@ -142,7 +143,8 @@ export class Connection extends EventEmitter {
       clearTimeout(timer)
       socket.off('close', onClose)
     }
-    this.remote = { role: (theirs as unknown as Extract<Message, { type: 'hello' }>).role, id: (theirs as unknown as Extract<Message, { type: 'hello' }>).id }
+    const remote = peer.hello as Extract<Message, { type: 'hello' }>
+    this.remote = { role: remote.role, id: remote.id }
     this.status = 'active'
     const idle = opts.idleTimeoutMs ?? 0
     if (idle > 0) {
@@ -249,6 +251,4 @@ export class Connection extends EventEmitter {
     await this.closed
   }
 
-  /** Resolves when the connection has closed. */
-  async whenClosed (): Promise<void> { await this.closed }
 }

@@ -45,7 +45,7 @@ interface Served {
 /**
  * The uploading side of a peer: answers REQ_CHUNK from the store (or "don't have it"), serves have-maps
  * and pushes HAVE to subscribers. Serves each connection's requests in order, waiting for the socket to
- * drain, so memory per connection stays around one segment. Emits `upload` (peerId, file, bytes) and `warning`.
+ * drain, so memory per connection stays around one segment. Emits `warning`.
  */
 export class Uploader extends EventEmitter {
   uploads = 0
@@ -188,7 +188,6 @@ export class Uploader extends EventEmitter {
         }
         if (this.opts.limiter !== null) await this.opts.limiter.take(data.length)
         this.uploads++
-        this.emit('upload', s.conn.remote.id, req.file, data.length)
         if (!s.conn.send({ type: 'chunk', reqId: req.reqId, index: req.index, data }, () => { segmentBuffers.give(data) })) await s.conn.drained()
       }
     } finally {

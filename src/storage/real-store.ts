@@ -1,4 +1,3 @@
-import { createHash } from '../util/crypto.ts'
 import { mkdir, open, rename, stat, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import { HASH_BYTES, type FileMeta } from '../protocol/messages.ts'
@@ -6,7 +5,7 @@ import { unsafeNameReason } from '../protocol/names.ts'
 import { Bitfield } from './bitfield.ts'
 import { segmentBuffers } from '../util/buffer-pool.ts'
 import type { DownloadFile, HeldFile, SegmentStore } from './store.ts'
-import { segmentHash, segmentLength } from './verify.ts'
+import { segmentLength, verifySegment } from './verify.ts'
 
 /** Written bytes after which a download is flushed to disk in the background. */
 const SYNC_EVERY_BYTES = 64 * 1024 * 1024
@@ -132,7 +131,7 @@ async function verifyExisting (fh: FileHandle, meta: FileMeta, bits: Bitfield): 
     const len = segmentLength(meta, i)
     let data: Buffer
     try { data = await readExact(fh, i * meta.segmentSize, len) } catch { continue }
-    if (createHash('sha256').update(data).digest().equals(segmentHash(meta, i))) bits.set(i)
+    if (verifySegment(meta, i, data)) bits.set(i)
     segmentBuffers.give(data)
   }
 }
@@ -196,9 +195,6 @@ export class RealStore implements SegmentStore {
     this.downloads.set(meta.name, f)
     return f
   }
-
-  /** How many segments of a download were found on disk already (resume). */
-  resumedSegments (name: string): number { return this.downloads.get(name)?.bits.count ?? 0 }
 
   async close (): Promise<void> {
     await Promise.all([...this.shared.values(), ...this.downloads.values()].map(async f => { await f.close().catch(() => {}) }))

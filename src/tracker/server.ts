@@ -75,7 +75,6 @@ export class Tracker extends EventEmitter {
   private pollSeq = 0
   private readonly pollWaiters = new Map<number, Array<() => void>>()
   private closing = false
-  private failure: string | null = null
   private readonly result: Promise<TrackerResult>
   private resolveResult!: (r: TrackerResult) => void
 
@@ -318,7 +317,6 @@ export class Tracker extends EventEmitter {
     log('finishing at %d ms: %s', Math.round(performance.now()), problems.length === 0 ? 'ok' : problems.join('; '))
     if (this.closing) return
     this.closing = true
-    this.failure = problems.length > 0 ? problems.join('; ') : null
     const transfers: Array<Transfer & { to: number }> = []
     const uploads = new Map<number, number>()
     const ids = this.classic ? Array.from({ length: this.opts.expectedPeers as number }, (_, i) => i + 1) : [...this.peers.keys()]
@@ -330,7 +328,7 @@ export class Tracker extends EventEmitter {
       }
     }
     for (const p of this.peers.values()) p.conn.send({ type: 'close' })
-    this.resolveResult({ ok: this.failure === null, problems, transfers, uploads, peers: ids })
+    this.resolveResult({ ok: problems.length === 0, problems, transfers, uploads, peers: ids })
   }
 
   /** Stops accepting, closes every connection. Idempotent. */

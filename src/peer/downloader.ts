@@ -336,7 +336,6 @@ export class Downloader extends EventEmitter {
     this.inFlightTotal++
     link.request(job.meta.name, index, this.opts.requestTimeoutMs).then(async result => {
       s.inFlight--
-      this.inFlightTotal--
       asked.delete(s.member.id)
       if (asked.size === 0 && job.inFlight.get(index) === asked) job.inFlight.delete(index)
       if (result.kind === 'no') {
@@ -349,8 +348,14 @@ export class Downloader extends EventEmitter {
         else s.bad++
         if (s.bad >= this.opts.maxBadSegments) s.failed = true
       } else if (job.missing.has(index)) {
-        await this.accept(job, s, index, result.data)
+        // Still counted in flight until written: a slow disk holds back new requests, not memory.
+        try { await this.accept(job, s, index, result.data) } finally { this.inFlightTotal-- }
+        this.schedulePump()
+        return
+      } else {
+        segmentBuffers.give(result.data) // a duplicate from the endgame: nobody else holds it
       }
+      this.inFlightTotal--
       this.schedulePump()
     }).catch((err: Error) => { this.failJob(job, err) })
   }

@@ -4,8 +4,15 @@ import { HASH_BYTES, type FileMeta } from '../protocol/messages.ts'
 import { unsafeNameReason } from '../protocol/names.ts'
 import { Bitfield } from './bitfield.ts'
 import { segmentBuffers } from '../util/buffer-pool.ts'
+import { debuglog } from 'node:util'
+import { RecentSegments } from './recent-segments.ts'
 import type { DownloadFile, HeldFile, SegmentStore } from './store.ts'
 import { segmentLength, verifySegment } from './verify.ts'
+
+const log = debuglog('dfss:store')
+
+/** Default memory for the segments most recently downloaded, served to other peers without a disk read. */
+export const DEFAULT_RECENT_BYTES = 32 * 1024 * 1024
 
 /** Written bytes after which a download is flushed to disk in the background. */
 const SYNC_EVERY_BYTES = 64 * 1024 * 1024
@@ -67,8 +74,11 @@ class PartFile implements DownloadFile {
   private unsynced = 0
   private syncing: Promise<void> | null = null
 
-  constructor (meta: FileMeta, fh: FileHandle, finalPath: string, partPath: string, bits: Bitfield, completed = false) {
+  private readonly recent: RecentSegments
+
+  constructor (meta: FileMeta, fh: FileHandle, finalPath: string, partPath: string, bits: Bitfield, recent: RecentSegments, completed = false) {
     this.completed = completed
+    this.recent = recent
     this.meta = meta
     this.fh = fh
     this.finalPath = finalPath
@@ -80,14 +90,26 @@ class PartFile implements DownloadFile {
   get whole (): boolean { return this.bits.full }
   has (i: number): boolean { return this.bits.has(i) }
   haveBits (): Buffer { return this.bits.bytes }
-  async read (i: number): Promise<Buffer> { return await readExact(this.fh, i * this.meta.segmentSize, segmentLength(this.meta, i)) }
+  async read (i: number): Promise<Buffer> {
+    return this.recent.get(this.meta.name, i) ?? await readExact(this.fh, i * this.meta.segmentSize, segmentLength(this.meta, i))
+  }
+
   missing (): number[] {
     const out: number[] = []
     for (let i = 0; i < this.bits.length; i++) if (!this.bits.has(i)) out.push(i)
     return out
   }
 
+  /** The last queued write: writes to one file go one at a time (parallel writes contend on the inode lock). */
+  private tail: Promise<void> = Promise.resolve()
+
   async write (i: number, data: Buffer): Promise<void> {
+    const mine = this.tail.then(async () => { await this.writeNow(i, data) })
+    this.tail = mine.catch(() => {})
+    await mine
+  }
+
+  private async writeNow (i: number, data: Buffer): Promise<void> {
     let done = 0
     const pos = i * this.meta.segmentSize
     try {
@@ -99,6 +121,7 @@ class PartFile implements DownloadFile {
       throw diskError(err as NodeJS.ErrnoException, this.partPath)
     }
     this.bits.set(i)
+    this.recent.put(this.meta.name, i, data)
     this.unsynced += data.length
     if (this.unsynced >= SYNC_EVERY_BYTES && this.syncing === null) {
       // Flush in the background as we go, so the fsync before the final rename has little left to do.
@@ -141,9 +164,13 @@ export class RealStore implements SegmentStore {
   private readonly shared = new Map<string, SharedFile>()
   private readonly downloads = new Map<string, PartFile>()
   private readonly outDir: string
+  private readonly recent: RecentSegments
 
-  /** `outDir` is where downloads go (created when needed). */
-  constructor (outDir: string) { this.outDir = outDir }
+  /** `outDir` is where downloads go (created when needed); `recentBytes` of fresh segments stay in memory for uploads. */
+  constructor (outDir: string, opts: { recentBytes?: number } = {}) {
+    this.outDir = outDir
+    this.recent = new RecentSegments(opts.recentBytes ?? DEFAULT_RECENT_BYTES)
+  }
 
   /** Shares a file already hashed (see hashFile). */
   async addShared (filePath: string, meta: FileMeta): Promise<void> {
@@ -174,7 +201,7 @@ export class RealStore implements SegmentStore {
       const fh = await open(finalPath, 'r')
       await verifyExisting(fh, meta, bits)
       if (bits.full) {
-        const f = new PartFile(meta, fh, finalPath, partPath, bits, true)
+        const f = new PartFile(meta, fh, finalPath, partPath, bits, this.recent, true)
         this.downloads.set(meta.name, f)
         return f
       }
@@ -191,12 +218,14 @@ export class RealStore implements SegmentStore {
       fh = await open(partPath, 'w+')
       await fh.truncate(meta.size)
     }
-    const f = new PartFile(meta, fh, finalPath, partPath, resumed)
+    const f = new PartFile(meta, fh, finalPath, partPath, resumed, this.recent)
     this.downloads.set(meta.name, f)
     return f
   }
 
   async close (): Promise<void> {
+    log('recent segments: %d served from memory, %d read from disk', this.recent.hits, this.recent.misses)
+    this.recent.clear()
     await Promise.all([...this.shared.values(), ...this.downloads.values()].map(async f => { await f.close().catch(() => {}) }))
     this.shared.clear()
     this.downloads.clear()

@@ -8,7 +8,7 @@ export interface HeldFile {
   has: (index: number) => boolean
   /** Have-map bytes for HAVE_MAP (MSB first). */
   haveBits: () => Buffer
-  /** Reads one segment this file has. */
+  /** Reads one segment this file has. A buffer from the segment pool carries a reference the caller gives back. */
   read: (index: number) => Promise<Buffer>
 }
 
@@ -16,7 +16,7 @@ export interface HeldFile {
 export interface DownloadFile extends HeldFile {
   /** Segment indexes not yet stored. */
   missing: () => number[]
-  /** Stores a segment that was already verified against its hash. */
+  /** Stores a segment that was already verified against its hash; the store may keep a reference to `data` (it must not change). */
   write: (index: number, data: Buffer) => Promise<void>
   /** Publishes the finished file atomically (temp + rename). Called once every segment is stored. */
   complete: () => Promise<string>

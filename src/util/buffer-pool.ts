@@ -1,11 +1,14 @@
 /**
  * Reuses the large buffers of the segment path (socket -> verify -> disk, and disk -> socket).
- * A fresh 1 MiB buffer costs 256 page faults on first touch; a reused one costs none. Only buffers
- * whose owner is certain nobody else holds them are given back.
+ * A fresh 1 MiB buffer costs 256 page faults on first touch; a reused one costs none.
+ * Buffers from take() are reference counted: every holder that called take() or retain() calls give()
+ * once, and the memory returns to the pool when the last one has. Anything not from take() is ignored.
  */
 export class BufferPool {
   private readonly free = new Map<number, ArrayBuffer[]>()
   private held = 0
+  /** Holders of each buffer handed out (absent = idle or dropped). */
+  private readonly refs = new WeakMap<ArrayBuffer, number>()
   private readonly ours = new WeakSet<ArrayBuffer>()
   private readonly maxBuffers: number
   private readonly minBytes: number
@@ -16,28 +19,50 @@ export class BufferPool {
     this.minBytes = minBytes
   }
 
-  /** A buffer of exactly `length` bytes, with unspecified content. */
+  /** A buffer of exactly `length` bytes, with unspecified content, held once by the caller. */
   take (length: number): Buffer {
     if (length >= this.minBytes) {
       const list = this.free.get(length)
-      const ab = list?.pop()
-      if (ab !== undefined) { this.held--; return Buffer.from(ab, 0, length) }
-      const fresh = new ArrayBuffer(length)
-      this.ours.add(fresh)
-      return Buffer.from(fresh)
+      let ab = list?.pop()
+      if (ab !== undefined) this.held--
+      else {
+        ab = new ArrayBuffer(length)
+        this.ours.add(ab)
+      }
+      this.refs.set(ab, 1)
+      return Buffer.from(ab, 0, length)
     }
     return Buffer.allocUnsafe(length)
   }
 
-  /** Gives back the memory under `view` (a view of a buffer from take(); anything else is ignored); the caller must not use it again. */
+  /** Adds a holder to a buffer from take() that is still held. */
+  retain (view: Uint8Array): void {
+    const ab = view.buffer
+    if (!(ab instanceof ArrayBuffer) || !this.ours.has(ab)) return
+    const n = this.refs.get(ab)
+    if (n === undefined) throw new Error('retain of a buffer that was already given back')
+    this.refs.set(ab, n + 1)
+  }
+
+  /** Drops one holder of the memory under `view`; the caller must not use it again. */
   give (view: Uint8Array): void {
     const ab = view.buffer
-    if (!(ab instanceof ArrayBuffer) || !this.ours.has(ab) || this.held >= this.maxBuffers) return
+    if (!(ab instanceof ArrayBuffer) || !this.ours.has(ab)) return
+    const n = this.refs.get(ab)
+    if (n === undefined) return // given back already
+    if (n > 1) { this.refs.set(ab, n - 1); return }
+    this.refs.delete(ab)
+    if (this.held >= this.maxBuffers) return
     const list = this.free.get(ab.byteLength) ?? []
-    if (list.includes(ab)) return
     list.push(ab)
     this.free.set(ab.byteLength, list)
     this.held++
+  }
+
+  /** Holders of the buffer under `view` (0 when idle or not from take()); for tests. */
+  holders (view: Uint8Array): number {
+    const ab = view.buffer
+    return ab instanceof ArrayBuffer ? this.refs.get(ab) ?? 0 : 0
   }
 }
 

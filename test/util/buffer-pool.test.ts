@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { BufferPool } from '../../src/util/buffer-pool.ts'
+
+describe('BufferPool', () => {
+  it('reuses a buffer once its only holder gives it back', () => {
+    const pool = new BufferPool(4, 1024)
+    const a = pool.take(4096)
+    pool.give(a)
+    const b = pool.take(4096)
+    assert.equal(b.buffer, a.buffer)
+  })
+
+  it('keeps a retained buffer out of the pool until every holder gave it back', () => {
+    const pool = new BufferPool(4, 1024)
+    const a = pool.take(4096)
+    pool.retain(a)
+    pool.retain(a.subarray(10, 20))
+    assert.equal(pool.holders(a), 3)
+    pool.give(a)
+    pool.give(a)
+    assert.notEqual(pool.take(4096).buffer, a.buffer, 'still held once: must not be handed out')
+    pool.give(a.subarray(0, 1))
+    assert.equal(pool.holders(a), 0)
+    assert.equal(pool.take(4096).buffer, a.buffer)
+  })
+
+  it('ignores a second give and buffers it never handed out', () => {
+    const pool = new BufferPool(4, 1024)
+    const a = pool.take(4096)
+    pool.give(a)
+    pool.give(a)
+    const b = pool.take(4096)
+    const c = pool.take(4096)
+    assert.notEqual(b.buffer, c.buffer, 'a double give must not put one buffer in the pool twice')
+    pool.give(Buffer.alloc(4096))
+    pool.retain(Buffer.alloc(4096))
+    assert.notEqual(pool.take(4096).buffer, b.buffer)
+  })
+
+  it('refuses to retain a buffer that is back in the pool', () => {
+    const pool = new BufferPool(4, 1024)
+    const a = pool.take(4096)
+    pool.give(a)
+    assert.throws(() => { pool.retain(a) }, /already given back/)
+  })
+
+  it('keeps at most maxBuffers idle', () => {
+    const pool = new BufferPool(1, 1024)
+    const a = pool.take(2048)
+    const b = pool.take(2048)
+    pool.give(a)
+    pool.give(b)
+    assert.equal(pool.take(2048).buffer, a.buffer)
+    assert.notEqual(pool.take(2048).buffer, b.buffer)
+  })
+})

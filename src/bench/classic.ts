@@ -49,7 +49,7 @@ async function ranksIn (dir: string): Promise<number> {
 
 /** Runs one classic case `runs` times: dfss run, floor, and under mpirun with its floor. */
 async function runCase (ctx: ClassicContext, name: string, source: string, ranks: number): Promise<ClassicCase> {
-  const c: ClassicCase = { name, ranks, dfss: [], floor: [], mpirun: ctx.tools.mpirun !== null ? [] : null, mpirunFloor: ctx.tools.mpirun !== null ? [] : null, errors: [] }
+  const c: ClassicCase = { name, ranks, dfss: [], floor: [], floorNoCa: [], mpirun: ctx.tools.mpirun !== null ? [] : null, mpirunFloor: ctx.tools.mpirun !== null ? [] : null, errors: [] }
   const mpirun = ctx.tools.mpirun
   for (let r = 0; r < ctx.runs; r++) {
     const dir = await makeTempDir(`classic-${name.replace(/[^A-Za-z0-9]+/g, '-').slice(0, 20)}`)
@@ -58,11 +58,13 @@ async function runCase (ctx: ClassicContext, name: string, source: string, ranks
       await cp(source, path.join(dir, 'run'), { recursive: true })
       c.dfss.push(await attempt(c.errors, async () => await timeAll(() => [procs.spawn(process.execPath, [BIN, 'run', '-n', String(ranks), path.join(dir, 'run'), '-q', '--timeout', String(RUN_TIMEOUT_S)], { role: 'dfss-run', measure: false })], procs, `${name} dfss run`)))
       c.floor.push(await attempt(c.errors, async () => await timeAll(() => Array.from({ length: ranks }, () => procs.spawn(process.execPath, ['-e', '0'], { role: 'node', measure: false })), procs, `${name} floor`)))
+      c.floorNoCa.push(await attempt(c.errors, async () => await timeAll(() => Array.from({ length: ranks }, () => procs.spawn(process.execPath, ['-e', '0'], { role: 'node', measure: false, env: { NODE_EXTRA_CA_CERTS: undefined } })), procs, `${name} floor without NODE_EXTRA_CA_CERTS`)))
       if (mpirun !== null) {
         const mdir = path.join(dir, 'mpi')
         await cp(source, mdir, { recursive: true })
         const wrapper = path.join(dir, 'dfss-wrapper.sh')
-        await writeFile(wrapper, `#!/bin/sh\nexec "${process.execPath}" "${BIN}" mpi "$@"\n`)
+        // The executable itself, as a user runs `mpirun -np N dfss mpi` (its #! line drops NODE_EXTRA_CA_CERTS).
+        await writeFile(wrapper, `#!/bin/sh\nexec "${BIN}" mpi "$@"\n`)
         await chmod(wrapper, 0o755)
         const mpi = (cmd: string[]): BenchProcess[] => [procs.spawn(mpirun, ['--oversubscribe', '-np', String(ranks), ...cmd], { role: 'mpirun', cwd: mdir, env: MPI_ENV, measure: false })]
         c.mpirun?.push(await attempt(c.errors, async () => await timeAll(() => mpi([wrapper]), procs, `${name} mpirun`)))

@@ -26,6 +26,8 @@ export interface ClassicCase {
   ranks: number
   dfss: Array<number | null>
   floor: Array<number | null>
+  /** The same floor with NODE_EXTRA_CA_CERTS unset (what `dfss` itself does for its processes). */
+  floorNoCa: Array<number | null>
   mpirun: Array<number | null> | null
   mpirunFloor: Array<number | null> | null
   errors: string[]

@@ -4,6 +4,9 @@ import { runClassicRank } from '../classic/rank.ts'
 import { readLaunchEnv } from '../launch/launcher-env.ts'
 import { rendezvousFile } from '../launch/rendezvous.ts'
 
+/** Re-exported for scripts/bundle.js, which runs a small swarm in one process to make the code cache. */
+export { runClassicRank }
+
 const USAGE = `Usage: dfss mpi [DIR] [options]     (run by mpirun / srun, one process per rank)
 
 Runs one rank of a classic swarm: rank 0 is the tracker, rank R >= 1 reads DIR/inR.txt and writes

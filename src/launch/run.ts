@@ -6,6 +6,7 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { checkScenario, InputError, parseClassicInput, type ClassicInput } from '../classic/input.ts'
 import { writeFileAtomic } from '../util/atomic-write.ts'
+import { childEnv } from './child-env.ts'
 import { rendezvousFile } from './rendezvous.ts'
 import type { RunStats } from './stats.ts'
 
@@ -66,7 +67,7 @@ export async function runSwarm (o: RunSwarmOptions): Promise<RunSwarmResult> {
       if (r === 0) args.push('--stats-out', statsTmp)
       const child = spawn(process.execPath, [...process.execArgv, ...args], {
         stdio: ['ignore', 'inherit', 'pipe'],
-        env: { ...process.env, DFSS_RANK: String(r), DFSS_SIZE: String(o.ranks), DFSS_JOB: '', DFSS_STARTED_AT: String(started), ...(o.secret != null ? { DFSS_SECRET: o.secret } : {}) }
+        env: { ...childEnv(process.env), DFSS_RANK: String(r), DFSS_SIZE: String(o.ranks), DFSS_JOB: '', DFSS_STARTED_AT: String(started), ...(o.secret != null ? { DFSS_SECRET: o.secret } : {}) }
       })
       children.push(child)
       createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', line => { o.log(line) })

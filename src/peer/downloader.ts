@@ -57,6 +57,9 @@ interface Source {
   lacks: Set<number>
 }
 
+/** The inputs of one file's picks during a scheduling pass. */
+interface Plan { candidates: number[], views: Array<SourceView & { source: Source }> }
+
 /** A segment received: who sent it, for the progress display and stats. */
 export interface SegmentEvent { file: string, index: number, from: number, bytes: number, have: number, total: number }
 
@@ -236,7 +239,9 @@ export class Downloader extends EventEmitter {
       const onHave = (file: string, index: number): void => {
         if (file !== name || s.bits === null || job.sources.get(id) !== s) return
         if (s.bits.set(index)) job.availability[index] = (job.availability[index] as number) + 1
-        this.schedulePump()
+        // Most HAVEs are for segments we hold, or arrive while every slot is taken: no pass needed then
+        // (a slot that frees up schedules its own).
+        if (job.missing.has(index) && s.inFlight < this.opts.perSourceLimit && this.inFlightTotal < this.opts.maxInFlight) this.schedulePump()
       }
       link.on('have-map', onMap)
       link.on('have', onHave)
@@ -270,26 +275,29 @@ export class Downloader extends EventEmitter {
     setImmediate(() => { this.pumpScheduled = false; this.pump() })
   }
 
-  /** Fills free request slots across all files. */
+  /** Fills free request slots across all files, one request per file in turn. */
   private pump (): void {
+    // What a file's picks are made from, built once per pass and kept up to date as requests go out.
+    const plans = new Map<FileJob, Plan>()
     let progress = true
     while (progress && this.inFlightTotal < this.opts.maxInFlight) {
       progress = false
       for (const job of this.jobs.values()) {
         if (this.inFlightTotal >= this.opts.maxInFlight) break
         if (job.finishing || job.missing.size === 0) continue
-        if (this.issueOne(job)) progress = true
+        if (this.issueOne(job, plans)) progress = true
       }
     }
     for (const job of this.jobs.values()) this.checkStall(job)
   }
 
-  private sourceViews (job: FileJob): SourceView[] {
-    const views: SourceView[] = []
+  private sourceViews (job: FileJob): Array<SourceView & { source: Source }> {
+    const views: Array<SourceView & { source: Source }> = []
     const shareLimit = Math.ceil(job.total * this.opts.maxShare)
     for (const s of job.sources.values()) {
       const bits = s.bits
       views.push({
+        source: s,
         id: s.member.id,
         score: s.member.uploads + s.asked,
         inFlight: s.inFlight,
@@ -301,15 +309,24 @@ export class Downloader extends EventEmitter {
     return views
   }
 
-  private issueOne (job: FileJob): boolean {
+  private plan (job: FileJob, plans: Map<FileJob, Plan>): Plan {
+    let plan = plans.get(job)
+    if (plan === undefined) {
+      const candidates: number[] = []
+      for (const i of job.missing) if (!job.inFlight.has(i)) candidates.push(i)
+      plan = { candidates, views: this.sourceViews(job) }
+      plans.set(job, plan)
+    }
+    return plan
+  }
+
+  private issueOne (job: FileJob, plans: Map<FileJob, Plan>): boolean {
     let free = false
     for (const s of job.sources.values()) {
       if (s.link !== null && s.bits !== null && !s.failed && s.inFlight < this.opts.perSourceLimit) { free = true; break }
     }
     if (!free) return false
-    const candidates: number[] = []
-    for (const i of job.missing) if (!job.inFlight.has(i)) candidates.push(i)
-    const views = this.sourceViews(job)
+    const { candidates, views } = this.plan(job, plans)
     let pick = candidates.length > 0
       ? pickRequest({ sources: views, candidates, availability: i => job.availability[i] as number, tiebreak: i => job.tiebreak[i] as number, perSourceLimit: this.opts.perSourceLimit })
       : null
@@ -321,7 +338,16 @@ export class Downloader extends EventEmitter {
       pick = pickRequest({ sources: endViews, candidates: lonely, availability: i => job.availability[i] as number, tiebreak: i => job.tiebreak[i] as number, perSourceLimit: this.opts.perSourceLimit })
     }
     if (pick === null) return false
-    this.request(job, job.sources.get(pick.source) as Source, pick.index)
+    const chosen = job.sources.get(pick.source) as Source
+    this.request(job, chosen, pick.index)
+    const at = candidates.indexOf(pick.index)
+    if (at >= 0) { candidates[at] = candidates[candidates.length - 1] as number; candidates.pop() }
+    const view = views.find(v => v.source === chosen)
+    if (view !== undefined) {
+      view.inFlight = chosen.inFlight
+      view.score = chosen.member.uploads + chosen.asked
+      view.withinShare = chosen.taken < Math.ceil(job.total * this.opts.maxShare)
+    }
     return true
   }
 

@@ -56,7 +56,7 @@ async function runCase (ctx: ClassicContext, name: string, source: string, ranks
     const procs = new ProcessSet(dir)
     try {
       await cp(source, path.join(dir, 'run'), { recursive: true })
-      c.dfss.push(await attempt(c.errors, async () => await timeAll(() => [procs.spawn(process.execPath, [BIN, 'run', '-n', String(ranks), path.join(dir, 'run'), '-q', '--timeout', String(RUN_TIMEOUT_S)], { role: 'dfss-run', measure: false })], procs, `${name} dfss run`)))
+      c.dfss.push(await attempt(c.errors, async () => await timeAll(() => [procs.spawn(BIN, ['run', '-n', String(ranks), path.join(dir, 'run'), '-q', '--timeout', String(RUN_TIMEOUT_S)], { role: 'dfss-run', measure: false })], procs, `${name} dfss run`)))
       c.floor.push(await attempt(c.errors, async () => await timeAll(() => Array.from({ length: ranks }, () => procs.spawn(process.execPath, ['-e', '0'], { role: 'node', measure: false })), procs, `${name} floor`)))
       c.floorNoCa.push(await attempt(c.errors, async () => await timeAll(() => Array.from({ length: ranks }, () => procs.spawn(process.execPath, ['-e', '0'], { role: 'node', measure: false, env: { NODE_EXTRA_CA_CERTS: undefined } })), procs, `${name} floor without NODE_EXTRA_CA_CERTS`)))
       if (mpirun !== null) {

@@ -37,20 +37,20 @@ export function seedShareOf (summaries: ReadonlyArray<SummaryTransfer[] | null>,
   return all > 0 ? seed / all : null
 }
 
-/** Runs one DFSS swarm and measures it. */
+/** Runs one DFSS swarm and measures it; every process is the `dfss` executable, as a user starts it. */
 export async function runDfssSwarm (s: SwarmSetup): Promise<SystemRun> {
   const procs = new ProcessSet(s.work)
   const bytes = s.fileBytes * s.downloaders
   const limit = s.uploadLimit !== null ? ['--upload-limit', String(s.uploadLimit)] : []
   try {
-    const tracker = procs.spawn(process.execPath, [BIN, 'tracker', '--host', '127.0.0.1', '--port', '0'], { role: 'tracker', keepStdout: false })
+    const tracker = procs.spawn(BIN, ['tracker', '--host', '127.0.0.1', '--port', '0'], { role: 'tracker', keepStdout: false })
     const addr = (await tracker.waitForLine(/listening on (\S+:[0-9]+)/, TRACKER_START_MS))[1] as string
-    const seed = procs.spawn(process.execPath, [BIN, 'share', s.file, '-t', addr, '--host', '127.0.0.1', ...limit], { role: 'seed', cwd: s.work })
+    const seed = procs.spawn(BIN, ['share', s.file, '-t', addr, '--host', '127.0.0.1', ...limit], { role: 'seed', cwd: s.work })
     const seedId = Number((await seed.waitForLine(/^sharing [0-9]+ files? as peer ([0-9]+)/, SEED_READY_MS))[1])
     const base = await cpuSnapshot([tracker, seed])
     const t0 = performance.now()
-    const getters = Array.from({ length: s.downloaders }, (_, i) => procs.spawn(process.execPath,
-      [BIN, 'get', s.name, '-t', addr, '-o', path.join(s.work, `get${i}`), '--host', '127.0.0.1', '--json', ...limit],
+    const getters = Array.from({ length: s.downloaders }, (_, i) => procs.spawn(BIN,
+      ['get', s.name, '-t', addr, '-o', path.join(s.work, `get${i}`), '--host', '127.0.0.1', '--json', ...limit],
       { role: 'getter', cwd: s.work }))
     await waitAllOk(getters, s.timeoutMs, [tracker, seed])
     const wallS = (lastExitMs(getters) - t0) / 1000

@@ -13,6 +13,26 @@ import type { RunStats } from './stats.ts'
 /** Path of the CLI entry that every rank runs. */
 export const BIN_PATH = fileURLToPath(new URL('../../../bin/dfss.js', import.meta.url))
 
+/**
+ * The shell that starts the ranks: `sh -c LAUNCHER dfss-run N CMD...` runs CMD once per rank with
+ * DFSS_RANK set (rank 0 also gets --stats-out $DFSS_RUN_STATS) and reports "RANK STATUS" on fd 3 as
+ * each exits. A Node parent blocks in spawn() until each child has exec'd (about 16 ms a child on a
+ * busy 2-core machine, half a second for 33 ranks); a shell does not.
+ */
+const LAUNCHER = [
+  'n=$1; shift',
+  'r=0',
+  'while [ "$r" -lt "$n" ]; do',
+  '  if [ "$r" -eq 0 ]; then',
+  '    ( DFSS_RANK=0 "$@" --stats-out "$DFSS_RUN_STATS" 3>&-; echo "0 $?" >&3 ) &',
+  '  else',
+  '    ( DFSS_RANK=$r "$@" 3>&-; echo "$r $?" >&3 ) &',
+  '  fi',
+  '  r=$((r + 1))',
+  'done',
+  'wait'
+].join('\n')
+
 /** Options of {@link runSwarm}. */
 export interface RunSwarmOptions {
   ranks: number
@@ -58,39 +78,48 @@ export async function runSwarm (o: RunSwarmOptions): Promise<RunSwarmResult> {
   const started = Date.now()
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'dfss-run-'))
   const statsTmp = path.join(tmp, 'stats.json')
-  const children: ChildProcess[] = []
   const problems: string[] = []
+  let launcher: ChildProcess | null = null
+  const forward = (sig: NodeJS.Signals): void => { killGroup(launcher, sig) }
+  process.on('SIGINT', forward)
+  process.on('SIGTERM', forward)
   try {
-    const exits: Array<Promise<number | null>> = []
-    for (let r = 0; r < o.ranks; r++) {
-      const args = [BIN_PATH, 'rank', '--dir', o.dir, '--rendezvous', rendezvousFile(tmp, null)]
-      if (r === 0) args.push('--stats-out', statsTmp)
-      const child = spawn(process.execPath, [...process.execArgv, ...args], {
-        stdio: ['ignore', 'inherit', 'pipe'],
-        env: { ...childEnv(process.env), DFSS_RANK: String(r), DFSS_SIZE: String(o.ranks), DFSS_JOB: '', DFSS_STARTED_AT: String(started), ...(o.secret != null ? { DFSS_SECRET: o.secret } : {}) }
-      })
-      children.push(child)
-      createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', line => { o.log(line) })
-      exits.push(new Promise(resolve => {
-        child.once('error', err => { problems.push(`rank ${r}: cannot start: ${err.message}`); resolve(-1) })
-        child.once('exit', (code, signal) => {
-          if (code !== 0) problems.push(`rank ${r} ${signal !== null ? `was killed by ${signal}` : `exited with code ${String(code)}`}`)
-          resolve(code)
-        })
-      }))
-    }
+    const rankArgs = [process.execPath, ...process.execArgv, BIN_PATH, 'rank', '--dir', o.dir, '--rendezvous', rendezvousFile(tmp, null)]
+    const sh = spawn('/bin/sh', ['-c', LAUNCHER, 'dfss-run', String(o.ranks), ...rankArgs], {
+      stdio: ['ignore', 'inherit', 'pipe', 'pipe'],
+      detached: true, // its own process group, so a timeout or a signal reaches every rank at once
+      env: { ...childEnv(process.env), DFSS_SIZE: String(o.ranks), DFSS_JOB: '', DFSS_STARTED_AT: String(started), DFSS_RUN_STATS: statsTmp, ...(o.secret != null ? { DFSS_SECRET: o.secret } : {}) }
+    })
+    launcher = sh
+    createInterface({ input: sh.stderr as NodeJS.ReadableStream }).on('line', line => { o.log(line) })
+    const status = new Map<number, number>()
+    createInterface({ input: sh.stdio[3] as NodeJS.ReadableStream }).on('line', line => {
+      const m = /^([0-9]+) ([0-9]+)$/.exec(line)
+      if (m !== null) status.set(Number(m[1]), Number(m[2]))
+    })
+    const finished = new Promise<void>(resolve => {
+      sh.once('error', err => { problems.push(`cannot start /bin/sh to launch the ranks: ${err.message}`); resolve() })
+      sh.once('close', () => { resolve() })
+    })
     let timer: NodeJS.Timeout | undefined
     const timedOut = await Promise.race([
-      Promise.all(exits).then(() => false),
+      finished.then(() => false),
       new Promise<boolean>(resolve => { timer = setTimeout(() => resolve(true), o.timeoutMs ?? 60_000) })
     ])
     clearTimeout(timer)
     if (timedOut) {
-      const running = children.map((c, r) => (c.exitCode === null && c.signalCode === null ? r : -1)).filter(r => r >= 0)
-      for (const c of children) c.kill('SIGKILL')
-      await Promise.all(exits)
+      const running = Array.from({ length: o.ranks }, (_, r) => r).filter(r => !status.has(r))
+      killGroup(sh, 'SIGKILL')
+      await finished
       problems.length = 0
       problems.push(`timed out after ${o.timeoutMs ?? 60_000} ms; ranks still running: ${running.join(', ')}`)
+    } else if (problems.length === 0) {
+      for (let r = 0; r < o.ranks; r++) {
+        const code = status.get(r)
+        if (code === undefined) problems.push(`rank ${r}: no exit status`)
+        else if (code > 128 && signalName(code - 128) !== null) problems.push(`rank ${r} was killed by ${signalName(code - 128) as string}`)
+        else if (code !== 0) problems.push(`rank ${r} exited with code ${code}`)
+      }
     }
     let stats: RunStats | null = null
     try {
@@ -100,7 +129,21 @@ export async function runSwarm (o: RunSwarmOptions): Promise<RunSwarmResult> {
     } catch {}
     return { ok: problems.length === 0, stats, problems }
   } finally {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
+    process.off('SIGINT', forward)
+    process.off('SIGTERM', forward)
+    if (launcher !== null && launcher.exitCode === null && launcher.signalCode === null) killGroup(launcher, 'SIGKILL')
     await rm(tmp, { recursive: true, force: true })
   }
+}
+
+/** Sends `sig` to the launcher's process group (the shell and every rank); no-op once it is gone. */
+function killGroup (launcher: ChildProcess | null, sig: NodeJS.Signals): void {
+  if (launcher?.pid === undefined) return
+  try { process.kill(-launcher.pid, sig) } catch {}
+}
+
+/** The name of signal number `n`, or null. */
+function signalName (n: number): string | null {
+  for (const [name, num] of Object.entries(os.constants.signals)) if (num === n) return name
+  return null
 }

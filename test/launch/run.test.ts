@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict'
+import { mkdir, readdir, readFile } from 'node:fs/promises'
+import { describe, it } from 'node:test'
+import { writeFlashCrowd } from '../../src/classic/generate.ts'
+import { runDfss } from '../helpers/cli.ts'
+import { spawnDfss, tempDir } from '../helpers/proc.ts'
+
+/** Pids of processes (other than this one) whose command line mentions `needle`. */
+async function processesWith (needle: string): Promise<number[]> {
+  const out: number[] = []
+  for (const entry of await readdir('/proc')) {
+    if (!/^[0-9]+$/.test(entry) || Number(entry) === process.pid) continue
+    const cmd = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')
+    if (cmd.includes(needle)) out.push(Number(entry))
+  }
+  return out
+}
+
+describe('dfss run launcher', () => {
+  it('--timeout kills every rank and names the ones still running', async (t) => {
+    const dir = await tempDir(t, 'run-timeout')
+    const ranks = await writeFlashCrowd(dir, 31)
+    const res = await runDfss(['run', '-n', String(ranks), dir, '--timeout', '0.2', '-q'])
+    assert.equal(res.code, 1, res.stderr)
+    assert.match(res.stderr, /timed out after 200 ms; ranks still running: [0-9]/)
+    assert.deepEqual(await processesWith(dir), [], 'no rank outlives dfss run')
+  })
+
+  it('SIGINT to dfss run reaches every rank, and the run fails naming them', async (t) => {
+    const dir = await tempDir(t, 'run-sigint')
+    const ranks = await writeFlashCrowd(dir, 31)
+    const run = spawnDfss(t, 'dfss run', ['run', '-n', String(ranks), dir, '--timeout', '60'], { env: { NODE_DEBUG: 'dfss:rank' } })
+    await run.waitFor(/tracker listening/, { stream: 'stderr', timeoutMs: 30_000 })
+    run.child.kill('SIGINT')
+    const exit = await run.waitExit(30_000)
+    assert.equal(exit.code, 1)
+    assert.match(run.stderr, /rank [0-9]+ was killed by SIGINT/)
+    assert.deepEqual(await processesWith(dir), [], 'no rank outlives dfss run')
+  })
+
+  it('reports the exit code of a failing rank', async (t) => {
+    const dir = await tempDir(t, 'run-fail')
+    const ranks = await writeFlashCrowd(dir, 3)
+    // Rank 2 cannot write its output: its target name is taken by a directory.
+    await mkdir(`${dir}/client2_crowd`)
+    const res = await runDfss(['run', '-n', String(ranks), dir, '--timeout', '60'])
+    assert.equal(res.code, 1)
+    assert.match(res.stderr, /rank 2 exited with code 1/)
+  })
+})

@@ -1,34 +1,43 @@
-// Loads the one-file bundle of the rank entry (dist/src/rank.bundle.cjs) together with its V8 code
-// cache. Ranks are many short processes started at once: a bundle skips the module resolution of ~40
-// ES modules, and the cache skips compiling them. Built by scripts/bundle.js.
+// Loads a one-file bundle of an entry module (dist/src/cli/<name>.bundle.cjs) with its V8 code cache.
+// Every rank, tracker and getter is a process of its own, and start-up time is paid by each: a bundle
+// skips resolving ~50 ES modules one by one, and the cache skips compiling them. Made by scripts/bundle.js.
 import { readFileSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import vm from 'node:vm'
 
-const DIST = fileURLToPath(new URL('../dist/src/', import.meta.url))
-export const BUNDLE = path.join(DIST, 'rank.bundle.cjs')
-export const CODE_CACHE = path.join(DIST, 'rank.bundle.cache')
-/** The compiled module the bundle is made from: a bundle older than it is stale. */
-const SOURCE = path.join(DIST, 'cli', 'rank-main.js')
+/** Where the compiled modules and the bundles live (bundles sit beside their entry, so relative URLs hold). */
+export const CLI_DIR = fileURLToPath(new URL('../dist/src/cli/', import.meta.url))
+
+/** The bundles: name -> the compiled entry module it is made from. */
+export const BUNDLES = { rank: 'rank-main.js', cli: 'main.js' }
+
+export function bundlePath (name) { return path.join(CLI_DIR, `${name}.bundle.cjs`) }
+export function cachePath (name) { return path.join(CLI_DIR, `${name}.bundle.cache`) }
 
 /**
  * The bundle's exports, the compiled script (for making a code cache) and whether V8 took the cache
- * (null: no cache). Null when there is no bundle or it is older than the compiled sources.
+ * (null: no cache). Null when there is no bundle or it is older than its entry module (a `tsc` without
+ * the bundle step), so the caller falls back to the modules.
  */
-export function loadRankBundle ({ useCache = true } = {}) {
+export function loadBundle (name, { useCache = true } = {}) {
+  const file = bundlePath(name)
   let source
   try {
-    if (statSync(BUNDLE).mtimeMs < statSync(SOURCE).mtimeMs) return null
-    source = readFileSync(BUNDLE, 'utf8')
+    if (statSync(file).mtimeMs < statSync(path.join(CLI_DIR, BUNDLES[name])).mtimeMs) return null
+    source = readFileSync(file, 'utf8')
   } catch {
     return null
   }
   let cachedData
-  if (useCache) { try { cachedData = readFileSync(CODE_CACHE) } catch {} }
-  const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: BUNDLE, cachedData })
+  if (useCache) { try { cachedData = readFileSync(cachePath(name)) } catch {} }
+  const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
+    filename: file,
+    cachedData,
+    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER
+  })
   const module = { exports: {} }
-  script.runInThisContext()(module.exports, createRequire(BUNDLE), module, BUNDLE, DIST)
+  script.runInThisContext()(module.exports, createRequire(file), module, file, CLI_DIR)
   return { exports: module.exports, script, cacheRejected: cachedData === undefined ? null : script.cachedDataRejected }
 }

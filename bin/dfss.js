@@ -1,17 +1,19 @@
 #!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS node
 // (DFSS opens no TLS connection: extra CA certificates would only slow every start, ~80 ms here.)
-// Entry point. Ranks started by `dfss run` / mpirun take a lean path: the bundled rank entry with its
-// code cache when it is built (scripts/bundle.js), else the rank module; neither loads the CLI parser.
+// Entry point: the bundled entry with its code cache when built (scripts/bundle.js), else the modules.
+// Ranks started by `dfss run` / mpirun take a lean entry without the CLI parser.
 import { debuglog } from 'node:util'
+import { loadBundle } from './bundle-loader.js'
 
 const sub = process.argv[2]
-if (sub === 'rank' || sub === 'mpi') {
-  const { loadRankBundle } = await import('./bundle-loader.js')
-  const bundle = loadRankBundle()
-  debuglog('dfss:boot')('rank entry: %s', bundle === null ? 'modules (no current bundle)' : `bundle, code cache ${bundle.cacheRejected === null ? 'missing' : bundle.cacheRejected ? 'rejected' : 'accepted'}`)
+const lean = sub === 'rank' || sub === 'mpi'
+// `dfss bench` loads an ES-only package on demand, which a bundle run through node:vm cannot import.
+const bundle = sub === 'bench' ? null : loadBundle(lean ? 'rank' : 'cli')
+debuglog('dfss:boot')('%s entry: %s', lean ? 'rank' : 'cli', bundle === null ? 'modules (no current bundle, or dfss bench)' : `bundle, code cache ${bundle.cacheRejected === null ? 'missing' : bundle.cacheRejected ? 'rejected' : 'accepted'}`)
+if (lean) {
   const { main } = bundle?.exports ?? await import('../dist/src/cli/rank-main.js')
   process.exitCode = await main(process.argv.slice(2))
 } else {
-  const { main } = await import('../dist/src/cli/main.js')
+  const { main } = bundle?.exports ?? await import('../dist/src/cli/main.js')
   await main(process.argv)
 }

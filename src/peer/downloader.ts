@@ -180,7 +180,7 @@ export class Downloader extends EventEmitter {
    * ones are dropped, and new members are added fewest-uploads first (random among equals, so peers
    * that start together spread out) up to `maxSourcesPerFile` peers plus `maxSeedsPerFile` seeds.
    */
-  private applySwarm (job: FileJob, answer: SwarmAnswer): void {
+  private applySwarm (job: FileJob, answer: SwarmAnswer, stalled = false): void {
     const self = this.selfId()
     const members = answer.members.filter(m => m.id !== self)
     for (const m of members) this.addresses.set(m.id, `${m.host}:${m.port}`)
@@ -198,7 +198,10 @@ export class Downloader extends EventEmitter {
       if (s === undefined) continue
       s.member = m
       s.asked = 0
-      s.lacks.clear()
+      // A peer's "don't have it" is stale once it may have got the segment. A seed's is super-seeding
+      // ("take it from the peer I gave it to"): asking again would make it send the segment twice, so
+      // that holds until nothing else can be asked.
+      if (!m.seed || stalled) s.lacks.clear()
       if (s.failed && s.bad < this.opts.maxBadSegments && !s.connecting && (s.link === null || !s.link.closed)) s.failed = false
       if (m.seed && (s.bits === null || !s.bits.full)) this.setBits(job, s, Bitfield.full(job.total))
       if (s.link === null && !s.connecting && !s.failed) this.connect(job, s)
@@ -425,14 +428,14 @@ export class Downloader extends EventEmitter {
     if (++job.sinceRefresh >= this.opts.refreshEvery) this.refresh(job)
   }
 
-  private refresh (job: FileJob): void {
+  private refresh (job: FileJob, stalled = false): void {
     job.sinceRefresh = 0
     if (job.refreshing) return
     job.refreshing = true
     this.tracker.swarm(job.meta.name, false).then(answer => {
       job.refreshing = false
       if (job.finishing) return
-      this.applySwarm(job, answer)
+      this.applySwarm(job, answer, stalled)
       this.schedulePump()
     }, (err: Error) => { job.refreshing = false; this.failJob(job, err) })
   }
@@ -444,7 +447,7 @@ export class Downloader extends EventEmitter {
     job.stallTimer = setTimeout(() => {
       job.stallTimer = null
       job.stallBackoffMs = Math.min(1000, job.stallBackoffMs * 2)
-      this.refresh(job)
+      this.refresh(job, true)
     }, job.stallBackoffMs)
   }
 

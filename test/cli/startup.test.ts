@@ -15,6 +15,15 @@ describe('start-up path', () => {
     assert.match(res.stdout, /Usage: dfss mpi/)
   })
 
+  it('the CLI runs its bundle with the code cache too, and the bench from the modules', async () => {
+    const res = await runDfss(['--version'], { env: { NODE_DEBUG: 'dfss:boot' } })
+    assert.equal(res.code, 0, res.stderr)
+    assert.match(res.stderr, /cli entry: bundle, code cache accepted/)
+    const bench = await runDfss(['bench', '--help'], { env: { NODE_DEBUG: 'dfss:boot' } })
+    assert.equal(bench.code, 0, bench.stderr)
+    assert.match(bench.stderr, /cli entry: modules/)
+  })
+
   it('the dfss executable starts without the extra CA certificates it never uses', async () => {
     const viaNode = await runCommand(process.execPath, [BIN, '--version'], { env: MISSING_CA })
     assert.match(viaNode.stderr, CA_WARNING, 'control: plain node loads them')

@@ -1,5 +1,6 @@
 import { EventEmitter, once } from 'node:events'
 import net from 'node:net'
+import { debuglog } from 'node:util'
 import { Connection } from '../net/connection.ts'
 import { ProtocolError } from '../protocol/errors.ts'
 import type { Message } from '../protocol/messages.ts'
@@ -8,6 +9,8 @@ import { Bitfield } from '../storage/bitfield.ts'
 import { HASH_BYTES } from '../protocol/messages.ts'
 import type { RateLimiter } from '../util/rate-limiter.ts'
 import { segmentBuffers } from '../util/buffer-pool.ts'
+
+const log = debuglog('dfss:upload')
 
 /** Options of {@link Uploader}. */
 export interface UploaderOptions {
@@ -152,7 +155,10 @@ export class Uploader extends EventEmitter {
     }
     const holder = pass.to[index]
     const key = `${index}\0${f.meta.name}`
-    if (holder === undefined || holder === s || !this.served.has(holder) || s.refused.has(key)) return true
+    if (holder === undefined || holder === s || !this.served.has(holder) || s.refused.has(key)) {
+      log('segment %d of %s again to peer %d: %s', index, f.meta.name, s.conn.remote.id, holder === s ? 'same peer' : holder === undefined || !this.served.has(holder) ? 'first holder gone' : 'asked again')
+      return true
+    }
     s.refused.add(key)
     return false
   }

@@ -562,8 +562,8 @@ describe('limits', { timeout: 60_000 }, () => {
   })
 
   it('share --max-requests below the pipeline depth of honest peers is refused with a clear message', async () => {
-    const res = await runDfss(['share', 'x', '-t', '127.0.0.1:1', '--max-requests', '4'])
+    const res = await runDfss(['share', 'x', '-t', '127.0.0.1:1', '--max-requests', '3'])
     assert.notEqual(res.code, 0)
-    assert.match(res.stderr, /at least 8: honest peers keep up to 8 requests in flight/)
+    assert.match(res.stderr, /at least 4: honest peers keep up to 4 requests in flight/)
   })
 })

@@ -53,6 +53,7 @@ export class PeerLink extends EventEmitter {
       }
       case 'have-map': this.emit('have-map', msg.file, msg.count, msg.bits); return
       case 'have': this.emit('have', msg.file, msg.index); return
+      case 'haves': for (const i of msg.indexes) this.emit('have', msg.file, i); return
       default:
         throw new ProtocolError('ERR_UNEXPECTED_MESSAGE', `unexpected ${msg.type} from a serving peer`)
     }

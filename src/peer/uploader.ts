@@ -201,9 +201,27 @@ export class Uploader extends EventEmitter {
     }
   }
 
-  /** Tells every subscriber of `file` that we now have segment `index`. */
+  /** Segments stored during this turn of the event loop, per file, not yet announced. */
+  private readonly unannounced = new Map<string, number[]>()
+
+  /**
+   * Tells every subscriber of `file` that we now have segment `index`. The segments of one event-loop
+   * turn go out together, one HAVE (or HAVES) per subscriber: HAVEs outnumber segments several times
+   * over in a crowd, and each message costs both ends.
+   */
   announce (file: string, index: number): void {
-    for (const s of this.served) if (s.subscribed.has(file)) s.conn.send({ type: 'have', index, file })
+    if (this.unannounced.size === 0) setImmediate(() => { this.flushAnnouncements() })
+    const list = this.unannounced.get(file)
+    if (list === undefined) this.unannounced.set(file, [index])
+    else list.push(index)
+  }
+
+  private flushAnnouncements (): void {
+    for (const [file, indexes] of this.unannounced) {
+      const msg: Message = indexes.length === 1 ? { type: 'have', index: indexes[0] as number, file } : { type: 'haves', file, indexes }
+      for (const s of this.served) if (s.subscribed.has(file)) s.conn.send(msg)
+    }
+    this.unannounced.clear()
   }
 
   async close (): Promise<void> {

@@ -34,7 +34,8 @@ export const MessageTag = {
   NoChunk: 0x22,
   ReqHave: 0x23,
   HaveMap: 0x24,
-  Have: 0x25
+  Have: 0x25,
+  Haves: 0x26
 } as const
 
 /** Who opened a connection. */
@@ -83,6 +84,8 @@ export type Message =
   | { type: 'req-have', file: string }
   | { type: 'have-map', file: string, count: number, bits: Buffer }
   | { type: 'have', index: number, file: string }
+  /** Several HAVEs of one file at once (the segments stored during one turn of the event loop). */
+  | { type: 'haves', file: string, indexes: number[] }
 
 export type MessageType = Message['type']
 
@@ -203,6 +206,10 @@ export function encodeMessage (msg: Message): Buffer[] {
     case 'have':
       w.u8(MessageTag.Have).u32(msg.index).string(msg.file)
       break
+    case 'haves':
+      w.u8(MessageTag.Haves).string(msg.file).u32(msg.indexes.length)
+      for (const i of msg.indexes) w.u32(i)
+      break
     default:
       return assertNever(msg)
   }
@@ -318,6 +325,15 @@ export function decodeMessage (body: Buffer): Message {
       break
     }
     case MessageTag.Have: msg = { type: 'have', index: r.u32('index'), file: r.string('file name') }; break
+    case MessageTag.Haves: {
+      const file = r.string('file name')
+      const n = r.u32('index count')
+      if (n * 4 > body.length) throw new ProtocolError('ERR_BAD_FIELD', 'index count larger than the frame')
+      const indexes: number[] = []
+      for (let i = 0; i < n; i++) indexes.push(r.u32('index'))
+      msg = { type: 'haves', file, indexes }
+      break
+    }
     default:
       throw new ProtocolError('ERR_UNKNOWN_MESSAGE', `unknown message tag 0x${(tag ?? 0).toString(16)}`)
   }

@@ -75,7 +75,8 @@ export const messageArbs = {
   'no-chunk': rec({ type: fc.constant('no-chunk' as const), reqId: u32 }),
   'req-have': rec({ type: fc.constant('req-have' as const), file: str }),
   'have-map': haveMapArb,
-  have: rec({ type: fc.constant('have' as const), index: u32, file: str })
+  have: rec({ type: fc.constant('have' as const), index: u32, file: str }),
+  haves: rec({ type: fc.constant('haves' as const), file: str, indexes: fc.array(u32, { maxLength: 20 }) })
 } satisfies { [K in Message['type']]: fc.Arbitrary<Extract<Message, { type: K }>> }
 
 /** Any message of the union, every variant equally likely. */

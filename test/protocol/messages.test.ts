@@ -30,6 +30,7 @@ const golden: Array<{ name: string, msg: Message, hex: string }> = [
   { name: 'req-upld-info', msg: { type: 'req-upld-info', seq: 9 }, hex: '00000005 19 00000009' },
   { name: 'upld-info', msg: { type: 'upld-info', seq: 1, uploads: 256 }, hex: '00000009 1a 00000001 00000100' },
   { name: 'have', msg: { type: 'have', index: 1, file: 'f' }, hex: '00000008 25 00000001 0001 66' },
+  { name: 'haves', msg: { type: 'haves', file: 'f', indexes: [1, 258] }, hex: '00000010 26 0001 66 00000002 00000001 00000102' },
   { name: 'file-done', msg: { type: 'file-done', file: 'file1' }, hex: '00000008 16 0005 66696c6531' },
   { name: 'file-done, 2-byte UTF-8 name', msg: { type: 'file-done', file: 'é' }, hex: '00000005 16 0002 c3a9' },
   {
@@ -294,6 +295,8 @@ describe('rejections', () => {
     rejects(hex('13 0001 66 00 ffffffff'), 'ERR_BAD_FIELD') // swarm members
     rejects(hex('15 ffffffff'), 'ERR_BAD_FIELD') // catalog entries
     rejects(hex('17 ffffffff'), 'ERR_BAD_FIELD') // client-fin transfers
+    rejects(hex('26 0001 66 ffffffff'), 'ERR_BAD_FIELD') // haves indexes
+    rejects(hex('26 0001 66 00000002 00000001'), 'ERR_TRUNCATED') // haves: one index short
   })
 
   it('have-map whose count needs more bits than sent -> ERR_TRUNCATED', () => {

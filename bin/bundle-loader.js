@@ -15,29 +15,39 @@ export const BUNDLES = { rank: 'rank-main.js', cli: 'main.js' }
 
 export function bundlePath (name) { return path.join(CLI_DIR, `${name}.bundle.cjs`) }
 export function cachePath (name) { return path.join(CLI_DIR, `${name}.bundle.cache`) }
+/** The compiled modules a bundle was made from (JSON list of paths relative to CLI_DIR). */
+export function inputsPath (name) { return path.join(CLI_DIR, `${name}.bundle.inputs.json`) }
+
+/** False when any module the bundle was made from is newer than it (a `tsc` without the bundle step). */
+function current (name) {
+  const built = statSync(bundlePath(name)).mtimeMs
+  const inputs = JSON.parse(readFileSync(inputsPath(name), 'utf8'))
+  for (const f of inputs) if (statSync(path.join(CLI_DIR, f)).mtimeMs > built) return false
+  return true
+}
 
 /**
  * The bundle's exports, the compiled script (for making a code cache) and whether V8 took the cache
- * (null: no cache). Null when there is no bundle or it is older than its entry module (a `tsc` without
- * the bundle step), so the caller falls back to the modules.
+ * (null: no cache). Null whenever the bundle cannot be used (none, stale, or failing to load), so the
+ * caller falls back to the modules.
  */
 export function loadBundle (name, { useCache = true } = {}) {
   const file = bundlePath(name)
-  let source
   try {
-    if (statSync(file).mtimeMs < statSync(path.join(CLI_DIR, BUNDLES[name])).mtimeMs) return null
-    source = readFileSync(file, 'utf8')
+    if (!current(name)) return null
+    const source = readFileSync(file, 'utf8')
+    let cachedData
+    if (useCache) { try { cachedData = readFileSync(cachePath(name)) } catch {} }
+    const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
+      filename: file,
+      cachedData,
+      // Node >= 20.12; without it a dynamic import() in the bundle fails, and none runs outside `dfss bench`.
+      importModuleDynamically: vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER
+    })
+    const module = { exports: {} }
+    script.runInThisContext()(module.exports, createRequire(file), module, file, CLI_DIR)
+    return { exports: module.exports, script, cacheRejected: cachedData === undefined ? null : script.cachedDataRejected }
   } catch {
     return null
   }
-  let cachedData
-  if (useCache) { try { cachedData = readFileSync(cachePath(name)) } catch {} }
-  const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
-    filename: file,
-    cachedData,
-    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER
-  })
-  const module = { exports: {} }
-  script.runInThisContext()(module.exports, createRequire(file), module, file, CLI_DIR)
-  return { exports: module.exports, script, cacheRejected: cachedData === undefined ? null : script.cachedDataRejected }
 }

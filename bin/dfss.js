@@ -1,5 +1,8 @@
-#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS node
-// (DFSS opens no TLS connection: extra CA certificates would only slow every start, ~80 ms here.)
+#!/bin/sh
+':' //; unset NODE_EXTRA_CA_CERTS; exec node "$0" "$@"
+// Started as a program, the lines above are a shell script that runs Node on this file without
+// NODE_EXTRA_CA_CERTS (to Node they are a string and a comment): DFSS opens no TLS connection, and
+// parsing a system CA bundle costs every process about 80 ms on our machines.
 // Entry point: the bundled entry with its code cache when built (scripts/bundle.js), else the modules.
 // Ranks started by `dfss run` / mpirun take a lean entry without the CLI parser.
 import { debuglog } from 'node:util'

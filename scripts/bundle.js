@@ -9,13 +9,15 @@ import { copyFile, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promi
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { BUNDLES, CLI_DIR, bundlePath, cachePath, loadBundle } from '../bin/bundle-loader.js'
+import { BUNDLES, CLI_DIR, bundlePath, cachePath, inputsPath, loadBundle } from '../bin/bundle-loader.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 
 for (const [name, entry] of Object.entries(BUNDLES)) {
   await rm(cachePath(name), { force: true })
-  await build({
+  const result = await build({
+    metafile: true,
+    absWorkingDir: root,
     entryPoints: [path.join(CLI_DIR, entry)],
     outfile: bundlePath(name),
     bundle: true,
@@ -32,6 +34,9 @@ for (const [name, entry] of Object.entries(BUNDLES)) {
     banner: { js: 'const __bundleUrl = require("node:url").pathToFileURL(__filename).href;' },
     logLevel: 'warning'
   })
+  // The modules it was made from: the loader falls back to them when any is newer than the bundle.
+  const inputs = Object.keys(result.metafile.inputs).map(f => path.relative(CLI_DIR, path.resolve(root, f)))
+  await writeFile(inputsPath(name), JSON.stringify(inputs) + '\n')
 }
 
 async function writeCache (name, script) {

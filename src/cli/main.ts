@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import { Command, InvalidArgumentError } from 'commander'
 import { InputError } from '../classic/input.ts'
@@ -56,7 +57,7 @@ export function buildProgram (): Command {
         })
         if (!res.ok) {
           for (const p of res.problems) err(`dfss run: ${p}`)
-          process.exitCode = 1
+          process.exitCode = res.signal !== undefined ? 128 + (os.constants.signals[res.signal] ?? 0) : 1
           return
         }
         if (o.quiet !== true && res.stats !== null) {

@@ -17,20 +17,29 @@ export const BIN_PATH = fileURLToPath(new URL('../../../bin/dfss.js', import.met
  * The shell that starts the ranks: `sh -c LAUNCHER dfss-run N CMD...` runs CMD once per rank with
  * DFSS_RANK set (rank 0 also gets --stats-out $DFSS_RUN_STATS) and reports "RANK STATUS" on fd 3 as
  * each exits. A Node parent blocks in spawn() until each child has exec'd (about 16 ms a child on a
- * busy 2-core machine, half a second for 33 ranks); a shell does not.
+ * busy 2-core machine, half a second for 33 ranks); a shell does not. The shell leads its own process
+ * group; a watcher reading the parent's pipe on stdin kills that group if the parent dies, whatever
+ * killed it, so no rank outlives `dfss run`.
  */
 const LAUNCHER = [
   'n=$1; shift',
+  'exec 4<&0',
+  '( read _ <&4; kill -KILL 0 ) &',
+  'watch=$!',
+  'pids=',
   'r=0',
   'while [ "$r" -lt "$n" ]; do',
   '  if [ "$r" -eq 0 ]; then',
-  '    ( DFSS_RANK=0 "$@" --stats-out "$DFSS_RUN_STATS" 3>&-; echo "0 $?" >&3 ) &',
+  '    ( DFSS_RANK=0 "$@" --stats-out "$DFSS_RUN_STATS" 3>&- 4<&-; echo "0 $?" >&3 ) 4<&- &',
   '  else',
-  '    ( DFSS_RANK=$r "$@" 3>&-; echo "$r $?" >&3 ) &',
+  '    ( DFSS_RANK=$r "$@" 3>&- 4<&-; echo "$r $?" >&3 ) 4<&- &',
   '  fi',
+  '  pids="$pids $!"',
   '  r=$((r + 1))',
   'done',
-  'wait'
+  'wait $pids',
+  'kill $watch 2>/dev/null',
+  'exit 0'
 ].join('\n')
 
 /** Options of {@link runSwarm}. */
@@ -46,8 +55,8 @@ export interface RunSwarmOptions {
   log: (line: string) => void
 }
 
-/** Outcome of a local classic run. */
-export interface RunSwarmResult { ok: boolean, stats: RunStats | null, problems: string[] }
+/** Outcome of a local classic run; `signal` when SIGINT, SIGTERM or SIGHUP stopped it. */
+export interface RunSwarmResult { ok: boolean, stats: RunStats | null, problems: string[], signal?: NodeJS.Signals }
 
 /** Reads and checks every inR.txt before anything starts; throws InputError with file and line. */
 export async function validateScenario (dir: string, ranks: number): Promise<ClassicInput[]> {
@@ -80,13 +89,15 @@ export async function runSwarm (o: RunSwarmOptions): Promise<RunSwarmResult> {
   const statsTmp = path.join(tmp, 'stats.json')
   const problems: string[] = []
   let launcher: ChildProcess | null = null
-  const forward = (sig: NodeJS.Signals): void => { killGroup(launcher, sig) }
-  process.on('SIGINT', forward)
-  process.on('SIGTERM', forward)
+  let stoppedBy: NodeJS.Signals | undefined
+  // The ranks are in a group of their own: pass a stop on to them; a second one kills them at once.
+  const forward = (sig: NodeJS.Signals): void => { killGroup(launcher, stoppedBy === undefined ? sig : 'SIGKILL'); stoppedBy ??= sig }
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
+  for (const sig of signals) process.on(sig, forward)
   try {
     const rankArgs = [process.execPath, ...process.execArgv, BIN_PATH, 'rank', '--dir', o.dir, '--rendezvous', rendezvousFile(tmp, null)]
     const sh = spawn('/bin/sh', ['-c', LAUNCHER, 'dfss-run', String(o.ranks), ...rankArgs], {
-      stdio: ['ignore', 'inherit', 'pipe', 'pipe'],
+      stdio: ['pipe', 'inherit', 'pipe', 'pipe'], // stdin: the watcher's lifeline, never written
       detached: true, // its own process group, so a timeout or a signal reaches every rank at once
       env: { ...childEnv(process.env), DFSS_SIZE: String(o.ranks), DFSS_JOB: '', DFSS_STARTED_AT: String(started), DFSS_RUN_STATS: statsTmp, ...(o.secret != null ? { DFSS_SECRET: o.secret } : {}) }
     })
@@ -127,10 +138,10 @@ export async function runSwarm (o: RunSwarmOptions): Promise<RunSwarmResult> {
       stats.elapsedMs = Date.now() - started
       if (o.statsFile != null) await writeFileAtomic(o.statsFile, JSON.stringify(stats, null, 2) + '\n')
     } catch {}
+    if (stoppedBy !== undefined) return { ok: false, stats, problems: [`stopped by ${stoppedBy}`, ...problems], signal: stoppedBy }
     return { ok: problems.length === 0, stats, problems }
   } finally {
-    process.off('SIGINT', forward)
-    process.off('SIGTERM', forward)
+    for (const sig of signals) process.off(sig, forward)
     if (launcher !== null && launcher.exitCode === null && launcher.signalCode === null) killGroup(launcher, 'SIGKILL')
     await rm(tmp, { recursive: true, force: true })
   }

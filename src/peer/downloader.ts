@@ -6,7 +6,7 @@ import { ProtocolError } from '../protocol/errors.ts'
 import { Bitfield } from '../storage/bitfield.ts'
 import { segmentBuffers } from '../util/buffer-pool.ts'
 import type { DownloadFile, SegmentStore } from '../storage/store.ts'
-import type { PeerLink } from './peer-link.ts'
+import type { ChunkResult, PeerLink } from './peer-link.ts'
 import type { PeerPool } from './peer-pool.ts'
 import { pickRequest, type SourceView } from './source-picker.ts'
 import type { SwarmAnswer } from './tracker-link.ts'
@@ -76,6 +76,8 @@ class FileJob {
   /** Segment writes still in progress (the file completes only after the last one). */
   writing = 0
   refreshing = false
+  /** A stall asked for a refresh that clears the seeds' "get it elsewhere" answers too. */
+  stallPending = false
   stallTimer: NodeJS.Timeout | null = null
   stallBackoffMs = 10
   finishing = false
@@ -242,6 +244,7 @@ export class Downloader extends EventEmitter {
       const onHave = (file: string, index: number): void => {
         if (file !== name || s.bits === null || job.sources.get(id) !== s) return
         if (s.bits.set(index)) job.availability[index] = (job.availability[index] as number) + 1
+        s.lacks.delete(index) // it has it now, whatever it said before
         // Most HAVEs are for segments we hold, or arrive while every slot is taken: no pass needed then
         // (a slot that frees up schedules its own).
         if (job.missing.has(index) && s.inFlight < this.opts.perSourceLimit && this.inFlightTotal < this.opts.maxInFlight) this.schedulePump()
@@ -364,29 +367,32 @@ export class Downloader extends EventEmitter {
     s.taken++
     this.inFlightTotal++
     link.request(job.meta.name, index, this.opts.requestTimeoutMs).then(async result => {
-      s.inFlight--
-      asked.delete(s.member.id)
-      if (asked.size === 0 && job.inFlight.get(index) === asked) job.inFlight.delete(index)
-      if (result.kind === 'no') {
-        s.lacks.add(index)
-      } else if (result.kind === 'failed') {
-        log('request failed: %s', result.error.message)
-        this.emit('warning', result.error)
-        if (s.link === null || s.link.closed) s.failed = true
-        else if (result.error instanceof ProtocolError && result.error.code === 'ERR_TIMEOUT') s.failed = true // stalled: retried after the next swarm answer
-        else s.bad++
-        if (s.bad >= this.opts.maxBadSegments) s.failed = true
-      } else if (job.missing.has(index)) {
-        // Still counted in flight until written: a slow disk holds back new requests, not memory.
-        try { await this.accept(job, s, index, result.data) } finally { this.inFlightTotal-- }
+      try { await this.settle(job, s, index, asked, result) } finally {
+        // Counted in flight until written: a slow disk holds back new requests, not memory.
+        this.inFlightTotal--
         this.schedulePump()
-        return
-      } else {
-        segmentBuffers.give(result.data) // a duplicate from the endgame: nobody else holds it
       }
-      this.inFlightTotal--
-      this.schedulePump()
     }).catch((err: Error) => { this.failJob(job, err) })
+  }
+
+  private async settle (job: FileJob, s: Source, index: number, asked: Set<number>, result: ChunkResult): Promise<void> {
+    s.inFlight--
+    asked.delete(s.member.id)
+    if (asked.size === 0 && job.inFlight.get(index) === asked) job.inFlight.delete(index)
+    if (result.kind === 'no') {
+      s.lacks.add(index)
+    } else if (result.kind === 'failed') {
+      log('request failed: %s', result.error.message)
+      this.emit('warning', result.error)
+      if (s.link === null || s.link.closed) s.failed = true
+      else if (result.error instanceof ProtocolError && result.error.code === 'ERR_TIMEOUT') s.failed = true // stalled: retried after the next swarm answer
+      else s.bad++
+      if (s.bad >= this.opts.maxBadSegments) s.failed = true
+    } else if (job.missing.has(index)) {
+      await this.accept(job, s, index, result.data)
+    } else {
+      segmentBuffers.give(result.data) // a duplicate from the endgame: nobody else holds it
+    }
   }
 
   private async accept (job: FileJob, s: Source, index: number, data: Buffer): Promise<void> {
@@ -430,12 +436,15 @@ export class Downloader extends EventEmitter {
 
   private refresh (job: FileJob, stalled = false): void {
     job.sinceRefresh = 0
+    if (stalled) job.stallPending = true
     if (job.refreshing) return
     job.refreshing = true
     this.tracker.swarm(job.meta.name, false).then(answer => {
       job.refreshing = false
       if (job.finishing) return
-      this.applySwarm(job, answer, stalled)
+      const clearSeedLacks = job.stallPending
+      job.stallPending = false
+      this.applySwarm(job, answer, clearSeedLacks)
       this.schedulePump()
     }, (err: Error) => { job.refreshing = false; this.failJob(job, err) })
   }

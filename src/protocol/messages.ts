@@ -2,8 +2,8 @@ import { Reader, Writer } from './bytes.ts'
 import { ProtocolError } from './errors.ts'
 import { FRAME_HEADER_BYTES } from './frame.ts'
 
-/** Protocol version carried in HELLO; a peer speaking another version is refused. */
-export const PROTOCOL_VERSION = 1
+/** Protocol version carried in HELLO; a peer speaking another version is refused. 2: HAVES (0x26). */
+export const PROTOCOL_VERSION = 2
 /** First bytes of every HELLO: anything else is not DFSS. */
 export const MAGIC = Buffer.from('DFSS', 'ascii')
 /** Bytes of every segment hash, in both modes (classic: the 32 hex characters; real: SHA-256). */

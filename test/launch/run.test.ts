@@ -33,9 +33,26 @@ describe('dfss run launcher', () => {
     await run.waitFor(/tracker listening/, { stream: 'stderr', timeoutMs: 30_000 })
     run.child.kill('SIGINT')
     const exit = await run.waitExit(30_000)
-    assert.equal(exit.code, 1)
-    assert.match(run.stderr, /rank [0-9]+ was killed by SIGINT/)
+    assert.equal(exit.code, 130, 'exits as a process stopped by SIGINT')
+    assert.match(run.stderr, /stopped by SIGINT/)
     assert.deepEqual(await processesWith(dir), [], 'no rank outlives dfss run')
+  })
+
+  it('no rank outlives a dfss run killed with SIGKILL', async (t) => {
+    const dir = await tempDir(t, 'run-sigkill')
+    const ranks = await writeFlashCrowd(dir, 31)
+    const run = spawnDfss(t, 'dfss run', ['run', '-n', String(ranks), dir, '--timeout', '60'], { env: { NODE_DEBUG: 'dfss:rank' } })
+    await run.waitFor(/tracker listening/, { stream: 'stderr', timeoutMs: 30_000 })
+    run.child.kill('SIGKILL')
+    await run.exited
+    // The ranks are not our children: /proc is the only place to watch them go (bounded, 50 ms steps).
+    const deadline = performance.now() + 10_000
+    let left = await processesWith(dir)
+    while (left.length > 0 && performance.now() < deadline) {
+      await new Promise(resolve => setTimeout(resolve, 50))
+      left = await processesWith(dir)
+    }
+    assert.deepEqual(left, [], 'the launcher took every rank along')
   })
 
   it('reports the exit code of a failing rank', async (t) => {

@@ -33,9 +33,13 @@ describe('BufferPool', () => {
     const b = pool.take(4096)
     const c = pool.take(4096)
     assert.notEqual(b.buffer, c.buffer, 'a double give must not put one buffer in the pool twice')
-    pool.give(Buffer.alloc(4096))
-    pool.retain(Buffer.alloc(4096))
-    assert.notEqual(pool.take(4096).buffer, b.buffer)
+    pool.give(b)
+    pool.give(c)
+    const foreign = Buffer.alloc(4096)
+    pool.retain(foreign)
+    pool.give(foreign)
+    const taken = [pool.take(4096), pool.take(4096), pool.take(4096)].map(x => x.buffer)
+    assert.ok(!taken.includes(foreign.buffer), 'a buffer the pool never handed out does not enter it')
   })
 
   it('refuses to retain a buffer that is back in the pool', () => {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
 import { mkdir, readdir, readFile } from 'node:fs/promises'
-import { describe, it } from 'node:test'
+import { describe, it, type TestContext } from 'node:test'
 import { writeFlashCrowd } from '../../src/classic/generate.ts'
 import { runDfss } from '../helpers/cli.ts'
-import { spawnDfss, tempDir } from '../helpers/proc.ts'
+import { spawnDfss, tempDir, type LongRunning } from '../helpers/proc.ts'
 
 /** Pids of processes (other than this one) whose command line mentions `needle`. */
 async function processesWith (needle: string): Promise<number[]> {
@@ -14,6 +14,15 @@ async function processesWith (needle: string): Promise<number[]> {
     if (cmd.includes(needle)) out.push(Number(entry))
   }
   return out
+}
+
+/** A 33-rank `dfss run` of a flash crowd, once its tracker listens (the ranks are busy for seconds then). */
+async function startCrowdRun (t: TestContext, name: string): Promise<{ dir: string, run: LongRunning }> {
+  const dir = await tempDir(t, name)
+  const ranks = await writeFlashCrowd(dir, 31)
+  const run = spawnDfss(t, 'dfss run', ['run', '-n', String(ranks), dir, '--timeout', '60'], { env: { NODE_DEBUG: 'dfss:rank' } })
+  await run.waitFor(/tracker listening/, { stream: 'stderr', timeoutMs: 30_000 })
+  return { dir, run }
 }
 
 describe('dfss run launcher', () => {
@@ -27,10 +36,7 @@ describe('dfss run launcher', () => {
   })
 
   it('SIGINT to dfss run reaches every rank, and the run fails naming them', async (t) => {
-    const dir = await tempDir(t, 'run-sigint')
-    const ranks = await writeFlashCrowd(dir, 31)
-    const run = spawnDfss(t, 'dfss run', ['run', '-n', String(ranks), dir, '--timeout', '60'], { env: { NODE_DEBUG: 'dfss:rank' } })
-    await run.waitFor(/tracker listening/, { stream: 'stderr', timeoutMs: 30_000 })
+    const { dir, run } = await startCrowdRun(t, 'run-sigint')
     run.child.kill('SIGINT')
     const exit = await run.waitExit(30_000)
     assert.equal(exit.code, 130, 'exits as a process stopped by SIGINT')
@@ -39,10 +45,7 @@ describe('dfss run launcher', () => {
   })
 
   it('no rank outlives a dfss run killed with SIGKILL', async (t) => {
-    const dir = await tempDir(t, 'run-sigkill')
-    const ranks = await writeFlashCrowd(dir, 31)
-    const run = spawnDfss(t, 'dfss run', ['run', '-n', String(ranks), dir, '--timeout', '60'], { env: { NODE_DEBUG: 'dfss:rank' } })
-    await run.waitFor(/tracker listening/, { stream: 'stderr', timeoutMs: 30_000 })
+    const { dir, run } = await startCrowdRun(t, 'run-sigkill')
     run.child.kill('SIGKILL')
     await run.exited
     // The ranks are not our children: /proc is the only place to watch them go (bounded, 50 ms steps).

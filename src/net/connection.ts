@@ -178,7 +178,10 @@ export class Connection extends EventEmitter {
    * one syscall (small control messages such as HAVE and REQ_CHUNK come in bursts; Nagle is off).
    */
   private write (msg: Message, onWritten?: () => void): boolean {
-    const parts = encodeMessage(msg)
+    return this.writeFrames(encodeMessage(msg), onWritten)
+  }
+
+  private writeFrames (parts: readonly Buffer[], onWritten?: () => void): boolean {
     if (!this.corked) {
       this.corked = true
       this.socket.cork()
@@ -200,6 +203,15 @@ export class Connection extends EventEmitter {
   send (msg: Message, onWritten?: () => void): boolean {
     if (this.status === 'closed' || this.socket.destroyed) return false
     return this.write(msg, onWritten)
+  }
+
+  /**
+   * Sends frames already encoded with encodeMessage (one message to many connections is encoded once);
+   * the buffers are only read. Same result as {@link send}.
+   */
+  sendEncoded (parts: readonly Buffer[]): boolean {
+    if (this.status === 'closed' || this.socket.destroyed) return false
+    return this.writeFrames(parts)
   }
 
   /** Resolves when the socket can take more data (or is closed). */

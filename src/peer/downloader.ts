@@ -434,9 +434,8 @@ export class Downloader extends EventEmitter {
     if (++job.sinceRefresh >= this.opts.refreshEvery) this.refresh(job)
   }
 
-  private refresh (job: FileJob, stalled = false): void {
+  private refresh (job: FileJob): void {
     job.sinceRefresh = 0
-    if (stalled) job.stallPending = true
     if (job.refreshing) return
     job.refreshing = true
     this.tracker.swarm(job.meta.name, false).then(answer => {
@@ -456,7 +455,8 @@ export class Downloader extends EventEmitter {
     job.stallTimer = setTimeout(() => {
       job.stallTimer = null
       job.stallBackoffMs = Math.min(1000, job.stallBackoffMs * 2)
-      this.refresh(job, true)
+      job.stallPending = true
+      this.refresh(job)
     }, job.stallBackoffMs)
   }
 

@@ -3,10 +3,9 @@ import net from 'node:net'
 import { debuglog } from 'node:util'
 import { Connection } from '../net/connection.ts'
 import { ProtocolError } from '../protocol/errors.ts'
-import type { Message } from '../protocol/messages.ts'
 import type { HeldFile, SegmentStore } from '../storage/store.ts'
 import { Bitfield } from '../storage/bitfield.ts'
-import { HASH_BYTES } from '../protocol/messages.ts'
+import { encodeMessage, HASH_BYTES, type Message } from '../protocol/messages.ts'
 import type { RateLimiter } from '../util/rate-limiter.ts'
 import { segmentBuffers } from '../util/buffer-pool.ts'
 
@@ -218,8 +217,8 @@ export class Uploader extends EventEmitter {
 
   private flushAnnouncements (): void {
     for (const [file, indexes] of this.unannounced) {
-      const msg: Message = indexes.length === 1 ? { type: 'have', index: indexes[0] as number, file } : { type: 'haves', file, indexes }
-      for (const s of this.served) if (s.subscribed.has(file)) s.conn.send(msg)
+      const frames = encodeMessage(indexes.length === 1 ? { type: 'have', index: indexes[0] as number, file } : { type: 'haves', file, indexes })
+      for (const s of this.served) if (s.subscribed.has(file)) s.conn.sendEncoded(frames)
     }
     this.unannounced.clear()
   }

@@ -3,9 +3,21 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { describe, it } from 'node:test'
-import { ROOT, runDfss } from '../helpers/cli.ts'
+import { ROOT, runDfss, type CliResult } from '../helpers/cli.ts'
 
 const COMMANDS = ['run', 'demo', 'tracker', 'share', 'get', 'ls', 'bench', 'mpi']
+
+/** Runs `dfss run -n N` on a fresh directory holding `inputs` (name -> text); returns the result and the files left. */
+async function runOn (n: number, inputs: Record<string, string>): Promise<{ res: CliResult, files: string[] }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'dfss-cli-'))
+  try {
+    for (const [name, text] of Object.entries(inputs)) await writeFile(path.join(dir, name), text)
+    const res = await runDfss(['run', '-n', String(n), dir])
+    return { res, files: (await readdir(dir)).sort() }
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
 
 describe('dfss CLI', () => {
   it('--version prints the package version', async () => {
@@ -42,32 +54,22 @@ describe('dfss CLI', () => {
   })
 
   it('run with a bad input file names the file and line, exits 2 and starts nothing', async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'dfss-cli-'))
-    await writeFile(path.join(dir, 'in1.txt'), '1\nfile1 2\n3fcfb9d1242fdce64aee2bfe35266912\nnot-a-hash\n0')
-    await writeFile(path.join(dir, 'in2.txt'), '0\n1\nfile1')
-    const res = await runDfss(['run', '-n', '3', dir])
+    const { res, files } = await runOn(3, { 'in1.txt': '1\nfile1 2\n3fcfb9d1242fdce64aee2bfe35266912\nnot-a-hash\n0', 'in2.txt': '0\n1\nfile1' })
     assert.equal(res.code, 2)
     assert.match(res.stderr, /in1\.txt:4: hash 2 of "file1" is not 32 hexadecimal characters/)
-    assert.deepEqual((await readdir(dir)).sort(), ['in1.txt', 'in2.txt'])
-    await rm(dir, { recursive: true, force: true })
+    assert.deepEqual(files, ['in1.txt', 'in2.txt'])
   })
 
   it('run with a missing input file names it', async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'dfss-cli-'))
-    await writeFile(path.join(dir, 'in1.txt'), '0\n0')
-    const res = await runDfss(['run', '-n', '3', dir])
+    const { res } = await runOn(3, { 'in1.txt': '0\n0' })
     assert.equal(res.code, 2)
     assert.match(res.stderr, /in2\.txt.*cannot read: ENOENT/)
-    await rm(dir, { recursive: true, force: true })
   })
 
   it('run with a wanted file nobody owns names the file and line', async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'dfss-cli-'))
-    await writeFile(path.join(dir, 'in1.txt'), '0\n2\nghost\nspecter')
-    const res = await runDfss(['run', '-n', '2', dir])
+    const { res } = await runOn(2, { 'in1.txt': '0\n2\nghost\nspecter' })
     assert.equal(res.code, 2)
     assert.match(res.stderr, /in1\.txt:3: wanted file "ghost" is not owned by any peer/)
-    await rm(dir, { recursive: true, force: true })
   })
 
   it('mpi outside a launcher says how to start it', async () => {

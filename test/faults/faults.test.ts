@@ -67,20 +67,29 @@ after(async () => {
   process.stdout.write(`${formatTally()}\n`)
 })
 
+/**
+ * Two seeds of `f` capped at 8 MiB/s and a getter with `getArgs`, once the getter has at least
+ * `minSegments` segments and some from each seed (so a fault injected then lands mid-download).
+ */
+async function twoSeedsMidDownload (t: TestContext, f: Fixture, label: string, minSegments: number, getArgs: string[] = []) {
+  const { addr } = await startTrackerWith(t)
+  const a = await startSeed(t, 'seed A', addr, [f.path], ['--upload-limit', '8MiB'])
+  const b = await startSeed(t, 'seed B', addr, [f.path], ['--upload-limit', '8MiB'])
+  const out = await tempDir(t, label)
+  const guard = guardFinals(t, out, new Map([[f.name, f]]))
+  const g = startGet(t, 'getter', addr, [f.name], out, getArgs)
+  await g.waitUntil('segments from both seeds', () => {
+    const s = parseSegments(g.stdout)
+    return s.length >= minSegments && s.some(e => e.from === a.id) && s.some(e => e.from === b.id) ? true : undefined
+  })
+  return { a, b, out, guard, g }
+}
+
 describe('real mode: peers die and stall, the tracker restarts, the disk fills up', { timeout: 120_000 }, () => {
   it('a seed killed with SIGKILL mid-serving: the getter finishes from the other seed', { timeout: 60_000 }, async t => {
     const f = fx.f32
-    const { addr } = await startTrackerWith(t)
     // 8 MiB/s each: about 2 s for the file with both, so the kill lands mid-download
-    const a = await startSeed(t, 'seed A', addr, [f.path], ['--upload-limit', '8MiB'])
-    const b = await startSeed(t, 'seed B', addr, [f.path], ['--upload-limit', '8MiB'])
-    const out = await tempDir(t, 'faults-kill')
-    const guard = guardFinals(t, out, new Map([[f.name, f]]))
-    const g = startGet(t, 'getter', addr, [f.name], out)
-    await g.waitUntil('segments from both seeds', () => {
-      const s = parseSegments(g.stdout)
-      return s.length >= 32 && s.some(e => e.from === a.id) && s.some(e => e.from === b.id) ? true : undefined
-    })
+    const { a, b, out, guard, g } = await twoSeedsMidDownload(t, f, 'faults-kill', 32)
     inject('seed SIGKILL mid-serving')
     assert.equal((await b.proc.stop('SIGKILL')).signal, 'SIGKILL')
     const atKill = parseSegments(g.stdout).length
@@ -98,16 +107,7 @@ describe('real mode: peers die and stall, the tracker restarts, the disk fills u
 
   it('a stalled seed (SIGSTOP) with --request-timeout 1: its requests time out and go to the other seed', { timeout: 60_000 }, async t => {
     const f = fx.f16
-    const { addr } = await startTrackerWith(t)
-    const a = await startSeed(t, 'seed A', addr, [f.path], ['--upload-limit', '8MiB'])
-    const b = await startSeed(t, 'seed B', addr, [f.path], ['--upload-limit', '8MiB'])
-    const out = await tempDir(t, 'faults-stall')
-    const guard = guardFinals(t, out, new Map([[f.name, f]]))
-    const g = startGet(t, 'getter', addr, [f.name], out, ['--request-timeout', '1'])
-    await g.waitUntil('segments from both seeds', () => {
-      const s = parseSegments(g.stdout)
-      return s.length >= 16 && s.some(e => e.from === a.id) && s.some(e => e.from === b.id) ? true : undefined
-    })
+    const { b, out, guard, g } = await twoSeedsMidDownload(t, f, 'faults-stall', 16, ['--request-timeout', '1'])
     inject('seed SIGSTOP mid-serving')
     freeze(t, b.proc)
     await finished(g)
@@ -444,13 +444,19 @@ describe('hostile input', { timeout: 90_000 }, () => {
   })
 })
 
+/** A tracker and one seed of `f` started with `args`, and the seed's address as the tracker lists it. */
+async function limitedSeed (t: TestContext, f: Fixture, args: string[]) {
+  const { addr } = await startTrackerWith(t)
+  const seed = await startSeed(t, 'seed', addr, [f.path], args)
+  const m = (await discoverMembers(addr, f.name, null))[0]
+  assert.ok(m !== undefined, 'the tracker lists the seed')
+  return { addr, seed, m }
+}
+
 describe('limits', { timeout: 60_000 }, () => {
   it('share --max-connections 5: a 6th connection is closed, an honest getter gets in once a slot frees', async t => {
     const f = fx.f8
-    const { addr } = await startTrackerWith(t)
-    const seed = await startSeed(t, 'seed', addr, [f.path], ['--max-connections', '5'])
-    const m = (await discoverMembers(addr, f.name, null))[0]
-    assert.ok(m !== undefined)
+    const { addr, seed, m } = await limitedSeed(t, f, ['--max-connections', '5'])
     const seedAddr = `${m.host}:${m.port}`
     const held = await Promise.all(Array.from({ length: 5 }, async (_, i) => await RawClient.connect(t, seedAddr, { role: 'peer', id: 1000 + i })))
     // a handshake completes on our side before the seed has counted us: make sure it has, then overflow
@@ -471,10 +477,7 @@ describe('limits', { timeout: 60_000 }, () => {
 
   it('share --max-connections 3: sockets still in the handshake count too, so silent connections past the limit are closed at once', async t => {
     const f = fx.f8
-    const { addr } = await startTrackerWith(t)
-    await startSeed(t, 'seed', addr, [f.path], ['--max-connections', '3', '--handshake-timeout', '5'])
-    const m = (await discoverMembers(addr, f.name, null))[0]
-    assert.ok(m !== undefined)
+    const { m } = await limitedSeed(t, f, ['--max-connections', '3', '--handshake-timeout', '5'])
     inject('connection past --max-connections', 10)
     // 10 silent sockets against a limit of 3: at least 7 must be closed long before the 5 s handshake timeout
     const closedWithin = await halfHandshakes(m.host, m.port, 10, 2000, 11)
@@ -530,11 +533,8 @@ describe('limits', { timeout: 60_000 }, () => {
   /** --max-requests `limit`: a flood of `n` requests is cut off while an honest getter runs and finishes (each wait bounded by `waitMs`). */
   async function floodWhileGetting (t: TestContext, limit: number, n: number, waitMs = 15_000): Promise<void> {
     const f = fx.f8
-    const { addr } = await startTrackerWith(t)
     // throttled (about 1 s for the file) so that the flood surely lands while the getter is busy
-    const seed = await startSeed(t, 'seed', addr, [f.path], ['--max-requests', String(limit), '--upload-limit', '8MiB'])
-    const m = (await discoverMembers(addr, f.name, null))[0]
-    assert.ok(m !== undefined)
+    const { addr, seed, m } = await limitedSeed(t, f, ['--max-requests', String(limit), '--upload-limit', '8MiB'])
     const out = await tempDir(t, 'faults-maxreq')
     const guard = guardFinals(t, out, new Map([[f.name, f]]))
     const g = startGet(t, 'getter', addr, [f.name], out)
@@ -548,10 +548,7 @@ describe('limits', { timeout: 60_000 }, () => {
 
   it('share --max-requests 8: a client pipelining 12 REQ_CHUNK without reading is disconnected', async t => {
     const f = fx.f8
-    const { addr } = await startTrackerWith(t)
-    const seed = await startSeed(t, 'seed', addr, [f.path], ['--max-requests', '8'])
-    const m = (await discoverMembers(addr, f.name, null))[0]
-    assert.ok(m !== undefined)
+    const { seed, m } = await limitedSeed(t, f, ['--max-requests', '8'])
     const received = await flood(t, seed.proc, m.host, m.port, f.name, 12, 8)
     assert.ok(received < 12 * SEGMENT_BYTES, `the flooding client got ${received} bytes`)
     assert.equal(seed.proc.exit, null)

@@ -152,9 +152,10 @@ export function buildProgram (): Command {
     .requiredOption('-o, --out <dir>', 'output directory')
     .option('--seed', 'keep serving after the download until SIGINT/SIGTERM')
     .option('--json', 'one JSON event per line')
-    .action(async (names: string[], o: PeerFlags & { out: string, seed?: boolean, json?: boolean }) => {
+    .option('--no-direct-io', 'write through the page cache (default: past it, where the file system allows)')
+    .action(async (names: string[], o: PeerFlags & { out: string, seed?: boolean, json?: boolean, directIo: boolean }) => {
       const progress = o.json === true ? 'json' : process.stdout.isTTY ? 'tty' : 'plain'
-      await guard('get', async () => await runGet(names, { ...common(o), out: o.out, seed: o.seed === true, progress }, io))()
+      await guard('get', async () => await runGet(names, { ...common(o), out: o.out, seed: o.seed === true, directIo: o.directIo, progress }, io))()
     })
 
   program.command('ls')

@@ -151,8 +151,8 @@ export function resolvePatterns (catalog: CatalogEntry[], patterns: string[]): s
 }
 
 /** `dfss get`: downloads matching files into `out`, serving what it has meanwhile; `--seed` keeps serving. */
-export async function runGet (patterns: string[], o: PeerCliOptions & { out: string, seed?: boolean, progress: ProgressMode }, io: Io, stop: Promise<unknown> = untilSignal()): Promise<number> {
-  const store = new RealStore(path.resolve(o.out))
+export async function runGet (patterns: string[], o: PeerCliOptions & { out: string, seed?: boolean, directIo?: boolean, progress: ProgressMode }, io: Io, stop: Promise<unknown> = untilSignal()): Promise<number> {
+  const store = new RealStore(path.resolve(o.out), { directIo: o.directIo ?? true })
   const node = new PeerNode({ store, rank: 0, ...peerOptions(o), download: { verify: verifySegment, perSourceLimit: PIPELINE_PER_SOURCE, maxInFlight: 16, ...(o.requestTimeout !== undefined ? { requestTimeoutMs: o.requestTimeout * 1000 } : {}) } })
   node.on('warning', (e: Error) => { if (o.progress !== 'tty') io.err(`dfss get: ${e.message}`) })
   const t0 = performance.now()

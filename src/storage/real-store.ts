@@ -6,6 +6,7 @@ import { Bitfield } from './bitfield.ts'
 import { segmentBuffers } from '../util/buffer-pool.ts'
 import { debuglog } from 'node:util'
 import { RecentSegments } from './recent-segments.ts'
+import { DIRECT_ALIGN, directAligned, directWriter, openDirect } from './direct-io.ts'
 import type { DownloadFile, HeldFile, SegmentStore } from './store.ts'
 import { segmentLength, verifySegment } from './verify.ts'
 
@@ -13,6 +14,9 @@ const log = debuglog('dfss:store')
 
 /** Default memory for the segments most recently downloaded, served to other peers without a disk read. */
 export const DEFAULT_RECENT_BYTES = 32 * 1024 * 1024
+
+/** Verified segments a download may hold in memory while they wait for the disk. */
+export const WRITE_BEHIND_BYTES = 16 * 1024 * 1024
 
 /** Written bytes after which a download is flushed to disk in the background. */
 const SYNC_EVERY_BYTES = 64 * 1024 * 1024
@@ -75,9 +79,12 @@ class PartFile implements DownloadFile {
   private syncing: Promise<void> | null = null
 
   private readonly recent: RecentSegments
+  /** The same file opened for direct writes (see direct-io.ts); null = buffered writes only. */
+  private direct: FileHandle | null
 
-  constructor (meta: FileMeta, fh: FileHandle, finalPath: string, partPath: string, bits: Bitfield, recent: RecentSegments, completed = false) {
-    this.completed = completed
+  constructor (meta: FileMeta, fh: FileHandle, finalPath: string, partPath: string, bits: Bitfield, recent: RecentSegments, opts: { completed?: boolean, direct?: FileHandle | null } = {}) {
+    this.completed = opts.completed ?? false
+    this.direct = opts.direct ?? null
     this.recent = recent
     this.meta = meta
     this.fh = fh
@@ -88,30 +95,62 @@ class PartFile implements DownloadFile {
 
   get isComplete (): boolean { return this.completed }
   get whole (): boolean { return this.bits.full }
-  has (i: number): boolean { return this.bits.has(i) }
-  haveBits (): Buffer { return this.bits.bytes }
+  has (i: number): boolean { return this.bits.has(i) || this.queued.has(i) }
+  haveBits (): Buffer {
+    if (this.queued.size === 0) return this.bits.bytes
+    const bits = new Bitfield(this.bits.length, this.bits.bytes)
+    for (const i of this.queued.keys()) bits.set(i)
+    return bits.bytes
+  }
+
   async read (i: number): Promise<Buffer> {
+    const queued = this.queued.get(i)
+    if (queued !== undefined) { segmentBuffers.retain(queued); return queued }
     return this.recent.get(this.meta.name, i) ?? await readExact(this.fh, i * this.meta.segmentSize, segmentLength(this.meta, i))
   }
 
   missing (): number[] {
     const out: number[] = []
-    for (let i = 0; i < this.bits.length; i++) if (!this.bits.has(i)) out.push(i)
+    for (let i = 0; i < this.bits.length; i++) if (!this.has(i)) out.push(i)
     return out
   }
 
   /** The last queued write: writes to one file go one at a time (parallel writes contend on the inode lock). */
   private tail: Promise<void> = Promise.resolve()
+  /** Segments accepted but not yet on disk (write-behind), each holding a reference to its buffer. */
+  private readonly queued = new Map<number, Buffer>()
+  private queuedBytes = 0
+  /** Bytes of verified segments waiting for the disk (at most WRITE_BEHIND_BYTES, or one segment). */
+  get pendingWriteBytes (): number { return this.queuedBytes }
+  /** The first write that failed: every later write() and complete() rejects with it. */
+  private failure: Error | null = null
+  private readonly waiting: Array<() => void> = []
 
+  /**
+   * Takes a verified segment. Resolves as soon as it is queued (it is served from memory until written),
+   * so a slow disk does not hold back the network; waits while WRITE_BEHIND_BYTES are already queued.
+   */
   async write (i: number, data: Buffer): Promise<void> {
-    const mine = this.tail.then(async () => { await this.writeNow(i, data) })
-    this.tail = mine.catch(() => {})
-    await mine
+    while (this.failure === null && this.queuedBytes > 0 && this.queuedBytes + data.length > WRITE_BEHIND_BYTES) await new Promise<void>(resolve => { this.waiting.push(resolve) })
+    if (this.failure !== null) throw this.failure
+    if (this.bits.has(i) || this.queued.has(i)) return
+    segmentBuffers.retain(data)
+    this.queued.set(i, data)
+    this.queuedBytes += data.length
+    this.tail = this.tail.then(async () => {
+      if (this.failure === null) await this.writeNow(i, data)
+    }).catch((err: Error) => { this.failure ??= err }).finally(() => {
+      this.queued.delete(i)
+      this.queuedBytes -= data.length
+      segmentBuffers.give(data)
+      for (const wake of this.waiting.splice(0)) wake()
+    })
   }
 
   private async writeNow (i: number, data: Buffer): Promise<void> {
     let done = 0
     const pos = i * this.meta.segmentSize
+    if (this.direct !== null && directAligned(pos, data.length)) done = await this.writeDirect(this.direct, data, pos)
     try {
       while (done < data.length) {
         const { bytesWritten } = await this.fh.write(data, done, data.length - done, pos + done)
@@ -130,8 +169,24 @@ class PartFile implements DownloadFile {
     }
   }
 
+  /** Writes the segment past the page cache; returns the bytes written (0 = use buffered writes from now on). */
+  private async writeDirect (direct: FileHandle, data: Buffer, pos: number): Promise<number> {
+    try {
+      await directWriter.write(direct, data, pos)
+      return data.length
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw diskError(err as NodeJS.ErrnoException, this.partPath)
+      log('direct writes refused for %s (%s): buffered from now on', this.partPath, (err as Error).message)
+      this.direct = null
+      await direct.close().catch(() => {})
+      return 0
+    }
+  }
+
   async complete (): Promise<string> {
     if (this.completed) return this.finalPath
+    await this.tail
+    if (this.failure !== null) throw this.failure
     if (!this.bits.full) throw new Error(`"${this.meta.name}" is not complete`)
     try {
       await this.syncing
@@ -144,7 +199,12 @@ class PartFile implements DownloadFile {
     return this.finalPath
   }
 
-  async close (): Promise<void> { await this.fh.close() }
+  async close (): Promise<void> {
+    await this.tail
+    await this.direct?.close().catch(() => {})
+    this.direct = null
+    await this.fh.close()
+  }
 }
 
 /** Checks which segments of an existing file already match their hashes (resume). */
@@ -165,11 +225,16 @@ export class RealStore implements SegmentStore {
   private readonly downloads = new Map<string, PartFile>()
   private readonly outDir: string
   private readonly recent: RecentSegments
+  private readonly directIo: boolean
 
-  /** `outDir` is where downloads go (created when needed); `recentBytes` of fresh segments stay in memory for uploads. */
-  constructor (outDir: string, opts: { recentBytes?: number } = {}) {
+  /**
+   * `outDir` is where downloads go (created when needed); `recentBytes` of fresh segments stay in memory
+   * for uploads; `directIo` (default true) writes downloads past the page cache where the system allows.
+   */
+  constructor (outDir: string, opts: { recentBytes?: number, directIo?: boolean } = {}) {
     this.outDir = outDir
     this.recent = new RecentSegments(opts.recentBytes ?? DEFAULT_RECENT_BYTES)
+    this.directIo = opts.directIo ?? true
   }
 
   /** Shares a file already hashed (see hashFile). */
@@ -201,7 +266,7 @@ export class RealStore implements SegmentStore {
       const fh = await open(finalPath, 'r')
       await verifyExisting(fh, meta, bits)
       if (bits.full) {
-        const f = new PartFile(meta, fh, finalPath, partPath, bits, this.recent, true)
+        const f = new PartFile(meta, fh, finalPath, partPath, bits, this.recent, { completed: true })
         this.downloads.set(meta.name, f)
         return f
       }
@@ -218,7 +283,8 @@ export class RealStore implements SegmentStore {
       fh = await open(partPath, 'w+')
       await fh.truncate(meta.size)
     }
-    const f = new PartFile(meta, fh, finalPath, partPath, resumed, this.recent)
+    const direct = this.directIo && meta.segmentSize % DIRECT_ALIGN === 0 ? await openDirect(partPath) : null
+    const f = new PartFile(meta, fh, finalPath, partPath, resumed, this.recent, { direct })
     this.downloads.set(meta.name, f)
     return f
   }

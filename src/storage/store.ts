@@ -16,7 +16,11 @@ export interface HeldFile {
 export interface DownloadFile extends HeldFile {
   /** Segment indexes not yet stored. */
   missing: () => number[]
-  /** Stores a segment that was already verified against its hash; the store may keep a reference to `data` (it must not change). */
+  /**
+   * Stores a segment that was already verified against its hash; the store may keep a reference to
+   * `data` (it must not change). May resolve before the bytes are on disk (the segment then counts as
+   * had and is served from memory); a write that fails rejects a later write() or complete().
+   */
   write: (index: number, data: Buffer) => Promise<void>
   /** Publishes the finished file atomically (temp + rename). Called once every segment is stored. */
   complete: () => Promise<string>

@@ -1,0 +1,93 @@
+import { constants } from 'node:fs'
+import { open, type FileHandle } from 'node:fs/promises'
+import { debuglog } from 'node:util'
+
+const log = debuglog('dfss:store')
+
+/**
+ * Alignment of offsets, lengths and memory for O_DIRECT writes: 4 KiB covers the logical block size
+ * of the usual disks (512 B or 4 KiB); anything else is refused by the kernel with EINVAL, and the
+ * file falls back to buffered writes.
+ */
+export const DIRECT_ALIGN = 4096
+
+/** The part of the WebAssembly global used here (not in the lib settings of this project). */
+declare const WebAssembly: { Memory: new (descriptor: { initial: number, maximum?: number }) => { buffer: ArrayBuffer } }
+
+/** Memory of WebAssembly is handed out in pages of 64 KiB, which start on a page boundary of the OS. */
+const WASM_PAGE = 64 * 1024
+
+/** True when O_DIRECT exists here (Linux). */
+export const directIoAvailable = typeof constants.O_DIRECT === 'number' && constants.O_DIRECT > 0
+
+/**
+ * Opens `filePath` (which must exist) for writes that bypass the page cache, or returns null where
+ * that is impossible (no O_DIRECT, or a file system such as some tmpfs that refuses it).
+ *
+ * Why: on these machines a buffered write of fresh data costs more CPU than hashing and both socket
+ * copies together (the kernel allocates and fills a new page-cache page per 4 KiB), while a direct
+ * write costs one copy into an aligned buffer. Downloads are fsynced before the rename anyway, so the
+ * disk has to take every byte during the download either way.
+ */
+export async function openDirect (filePath: string): Promise<FileHandle | null> {
+  if (!directIoAvailable) return null
+  try {
+    return await open(filePath, constants.O_WRONLY | constants.O_DIRECT)
+  } catch (err) {
+    log('no direct writes for %s: %s', filePath, (err as Error).message)
+    return null
+  }
+}
+
+/** True when a write of `length` bytes at `position` meets the alignment of direct writes. */
+export function directAligned (position: number, length: number): boolean {
+  return length > 0 && position % DIRECT_ALIGN === 0 && length % DIRECT_ALIGN === 0
+}
+
+/**
+ * One aligned buffer through which the process's direct writes go, one at a time: data is copied into
+ * it (memory of Node's Buffers has no alignment guarantee) and written from there. The memory is a
+ * WebAssembly.Memory, whose base is page aligned; it grows to the largest write seen.
+ */
+export class DirectWriter {
+  private memory: Buffer | null = null
+  private tail: Promise<unknown> = Promise.resolve()
+  /** Bytes written directly (for tests and the debug log). */
+  bytes = 0
+
+  /**
+   * Writes all of `data` at `position` through `fh` (opened by {@link openDirect}); rejects with the
+   * system error (EINVAL when the file system wants another alignment) and leaves the caller to fall back.
+   */
+  async write (fh: FileHandle, data: Uint8Array, position: number): Promise<void> {
+    const mine = this.tail.then(async () => { await this.writeNow(fh, data, position) })
+    this.tail = mine.catch(() => {})
+    await mine
+  }
+
+  private aligned (length: number): Buffer {
+    if (this.memory === null || this.memory.length < length) {
+      const pages = Math.ceil(length / WASM_PAGE)
+      this.memory = Buffer.from(new WebAssembly.Memory({ initial: pages, maximum: pages }).buffer)
+    }
+    return this.memory
+  }
+
+  private async writeNow (fh: FileHandle, data: Uint8Array, position: number): Promise<void> {
+    const buf = this.aligned(data.length)
+    buf.set(data)
+    let done = 0
+    while (done < data.length) {
+      const { bytesWritten } = await fh.write(buf, done, data.length - done, position + done)
+      if (bytesWritten === 0 || bytesWritten % DIRECT_ALIGN !== 0) {
+        // A short direct write that breaks alignment: finish through the caller's buffered path.
+        throw Object.assign(new Error(`short direct write (${bytesWritten} bytes)`), { code: 'EINVAL' })
+      }
+      done += bytesWritten
+    }
+    this.bytes += data.length
+  }
+}
+
+/** The process-wide direct writer. */
+export const directWriter = new DirectWriter()

@@ -1,0 +1,142 @@
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { directWriter, openDirect } from '../../src/storage/direct-io.ts'
+import { hashFile } from '../../src/storage/hasher.ts'
+import { RealStore, WRITE_BEHIND_BYTES } from '../../src/storage/real-store.ts'
+import type { DownloadFile } from '../../src/storage/store.ts'
+import { segmentLength } from '../../src/storage/verify.ts'
+import type { FileMeta } from '../../src/protocol/messages.ts'
+import { segmentBuffers } from '../../src/util/buffer-pool.ts'
+
+let dir = ''
+before(async () => { dir = await mkdtemp(path.join(tmpdir(), 'dfss-store-')) })
+after(async () => { await rm(dir, { recursive: true, force: true }) })
+
+/** A random file of `size` bytes cut into `segmentSize` segments, and its bytes. */
+async function source (name: string, size: number, segmentSize: number): Promise<{ meta: FileMeta, bytes: Buffer }> {
+  const bytes = randomBytes(size)
+  const file = path.join(dir, `src-${name}`)
+  await writeFile(file, bytes)
+  return { meta: await hashFile(file, name, segmentSize), bytes }
+}
+
+/** Segment `i` of `bytes` in a buffer from the pool, as the network hands it over. */
+function segmentOf (meta: FileMeta, bytes: Buffer, i: number): Buffer {
+  const data = segmentBuffers.take(segmentLength(meta, i))
+  bytes.copy(data, 0, i * meta.segmentSize, i * meta.segmentSize + data.length)
+  return data
+}
+
+/** Writes every segment in a shuffled order, giving each buffer back as the downloader does. */
+async function writeAll (file: DownloadFile, meta: FileMeta, bytes: Buffer): Promise<void> {
+  const order = file.missing().sort(() => Math.random() - 0.5)
+  for (const i of order) {
+    const data = segmentOf(meta, bytes, i)
+    await file.write(i, data)
+    segmentBuffers.give(data)
+  }
+}
+
+describe('RealStore downloads', () => {
+  it('writes past the page cache where the file system allows, the last short segment buffered', async () => {
+    const { meta, bytes } = await source('direct.bin', 40 * 65536 + 1000, 65536)
+    const probe = path.join(dir, 'probe')
+    await writeFile(probe, '')
+    const fh = await openDirect(probe)
+    const supported = fh !== null
+    await fh?.close()
+    const before = directWriter.bytes
+    const store = new RealStore(path.join(dir, 'out-direct'))
+    const file = await store.openDownload(meta)
+    await writeAll(file, meta, bytes)
+    const where = await file.complete()
+    assert.deepEqual(await readFile(where), bytes)
+    assert.equal(directWriter.bytes - before, supported ? 40 * 65536 : 0, 'every whole segment went through the direct path')
+    await store.close()
+  })
+
+  it('writes through the page cache with directIo: false', async () => {
+    const { meta, bytes } = await source('buffered.bin', 10 * 65536, 65536)
+    const before = directWriter.bytes
+    const store = new RealStore(path.join(dir, 'out-buffered'), { directIo: false })
+    const file = await store.openDownload(meta)
+    await writeAll(file, meta, bytes)
+    assert.deepEqual(await readFile(await file.complete()), bytes)
+    assert.equal(directWriter.bytes, before)
+    await store.close()
+  })
+
+  it('keeps segment sizes that are not a multiple of 4 KiB on buffered writes', async () => {
+    const { meta, bytes } = await source('odd.bin', 7 * 5000 + 3, 5000)
+    const before = directWriter.bytes
+    const store = new RealStore(path.join(dir, 'out-odd'))
+    const file = await store.openDownload(meta)
+    await writeAll(file, meta, bytes)
+    assert.deepEqual(await readFile(await file.complete()), bytes)
+    assert.equal(directWriter.bytes, before)
+    await store.close()
+  })
+
+  it('serves a segment from memory as soon as write() resolves, and counts it in the have-map', async () => {
+    const { meta, bytes } = await source('behind.bin', 8 * 65536, 65536)
+    const store = new RealStore(path.join(dir, 'out-behind'), { recentBytes: 0 })
+    const file = await store.openDownload(meta)
+    const data = segmentOf(meta, bytes, 5)
+    await file.write(5, data)
+    segmentBuffers.give(data)
+    assert.ok(file.has(5))
+    assert.equal(((file.haveBits()[0] as number) >> 2) & 1, 1, 'bit 5 (MSB first) is set')
+    assert.deepEqual(file.missing(), [0, 1, 2, 3, 4, 6, 7])
+    const read = await file.read(5)
+    assert.deepEqual(read, bytes.subarray(5 * 65536, 6 * 65536))
+    segmentBuffers.give(read)
+    await store.close()
+    const part = await readFile(path.join(dir, 'out-behind', 'behind.bin.part'))
+    assert.deepEqual(part.subarray(5 * 65536, 6 * 65536), bytes.subarray(5 * 65536, 6 * 65536), 'close() waited for the write')
+  })
+
+  it('holds at most WRITE_BEHIND_BYTES of segments waiting for the disk', async () => {
+    const seg = 4 * 1024 * 1024
+    const n = 2 * WRITE_BEHIND_BYTES / seg + 2
+    const { meta, bytes } = await source('bound.bin', n * seg, seg)
+    const store = new RealStore(path.join(dir, 'out-bound'))
+    const file = await store.openDownload(meta)
+    const pending = (): number => (file as unknown as { pendingWriteBytes: number }).pendingWriteBytes
+    let most = 0
+    await Promise.all(Array.from({ length: n }, async (_, i) => {
+      const data = segmentOf(meta, bytes, i)
+      await file.write(i, data)
+      segmentBuffers.give(data)
+      most = Math.max(most, pending())
+    }))
+    assert.ok(most > 0 && most <= WRITE_BEHIND_BYTES, `at most ${WRITE_BEHIND_BYTES} bytes waited (saw ${most})`)
+    assert.deepEqual(await readFile(await file.complete()), bytes)
+    assert.equal(pending(), 0)
+    await store.close()
+  })
+
+  it('resumes from a .part file written by an earlier run', async () => {
+    const { meta, bytes } = await source('resume.bin', 12 * 65536, 65536)
+    const out = path.join(dir, 'out-resume')
+    const first = new RealStore(out)
+    const a = await first.openDownload(meta)
+    for (const i of [0, 3, 7, 11]) {
+      const data = segmentOf(meta, bytes, i)
+      await a.write(i, data)
+      segmentBuffers.give(data)
+    }
+    await first.close()
+    const second = new RealStore(out)
+    const b = await second.openDownload(meta)
+    assert.deepEqual(b.missing(), [1, 2, 4, 5, 6, 8, 9, 10])
+    await writeAll(b, meta, bytes)
+    const where = await b.complete()
+    assert.deepEqual(await readFile(where), bytes)
+    await assert.rejects(stat(`${where}.part`), { code: 'ENOENT' })
+    await second.close()
+  })
+})

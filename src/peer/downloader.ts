@@ -5,7 +5,7 @@ import { unsafeNameReason } from '../protocol/names.ts'
 import { ProtocolError } from '../protocol/errors.ts'
 import { Bitfield } from '../storage/bitfield.ts'
 import { segmentBuffers } from '../util/buffer-pool.ts'
-import type { DownloadFile, SegmentStore } from '../storage/store.ts'
+import type { DownloadFile, SegmentStore, StoredSegment } from '../storage/store.ts'
 import type { ChunkResult, PeerLink } from './peer-link.ts'
 import type { PeerPool } from './peer-pool.ts'
 import { pickRequest, type SourceView } from './source-picker.ts'
@@ -416,22 +416,26 @@ export class Downloader extends EventEmitter {
     job.missing.delete(index)
     job.stallBackoffMs = 10
     job.writing++
+    let stored: StoredSegment
     try {
-      await job.file.write(index, data)
-    } finally {
+      stored = await job.file.write(index, data)
+    } catch (err) {
       job.writing--
+      throw err
     }
+    // Held by the store: other peers may fetch it now. It counts as ours once it is on disk.
     this.announce(job.meta.name, index)
-    const key = `${s.member.id}\0${job.meta.name}`
-    const t = this.tally.get(key)
-    if (t === undefined) this.tally.set(key, { from: s.member.id, file: job.meta.name, segments: 1 })
-    else t.segments++
-    this.emit('segment', { file: job.meta.name, index, from: s.member.id, bytes: data.length, have: job.total - job.missing.size - job.writing, total: job.total } satisfies SegmentEvent)
-    if (job.missing.size === 0) {
-      if (job.writing === 0) await this.finishFile(job)
-      return
-    }
-    if (++job.sinceRefresh >= this.opts.refreshEvery) this.refresh(job)
+    const bytes = data.length
+    stored.written.then(() => {
+      job.writing--
+      const key = `${s.member.id}\0${job.meta.name}`
+      const t = this.tally.get(key)
+      if (t === undefined) this.tally.set(key, { from: s.member.id, file: job.meta.name, segments: 1 })
+      else t.segments++
+      this.emit('segment', { file: job.meta.name, index, from: s.member.id, bytes, have: job.total - job.missing.size - job.writing, total: job.total } satisfies SegmentEvent)
+      if (job.missing.size === 0 && job.writing === 0) void this.finishFile(job)
+    }, (err: Error) => { job.writing--; this.failJob(job, err) })
+    if (job.missing.size > 0 && ++job.sinceRefresh >= this.opts.refreshEvery) this.refresh(job)
   }
 
   private refresh (job: FileJob): void {

@@ -3,7 +3,7 @@ import type { ClassicInput } from '../classic/input.ts'
 import { HASH_BYTES, type FileMeta } from '../protocol/messages.ts'
 import { writeFileAtomic } from '../util/atomic-write.ts'
 import { Bitfield } from './bitfield.ts'
-import type { DownloadFile, HeldFile, SegmentStore } from './store.ts'
+import type { DownloadFile, HeldFile, SegmentStore, StoredSegment } from './store.ts'
 import { segmentHash } from './verify.ts'
 
 /** Classic segments are 32 bytes: the hash's own text. */
@@ -44,9 +44,10 @@ class ClassicFile implements DownloadFile {
     return out
   }
 
-  async write (i: number, data: Buffer): Promise<void> {
+  async write (i: number, data: Buffer): Promise<StoredSegment> {
     data.copy(this.data, i * HASH_BYTES)
     this.bits.set(i)
+    return { written: Promise.resolve() }
   }
 
   async complete (): Promise<string> {

@@ -44,14 +44,19 @@ export function directAligned (position: number, length: number): boolean {
   return length > 0 && position % DIRECT_ALIGN === 0 && length % DIRECT_ALIGN === 0
 }
 
+/** Aligned buffers of the direct writer: enough for the writes libuv runs at once (its pool has four threads). */
+const SLOTS = 4
+
 /**
- * One aligned buffer through which the process's direct writes go, one at a time: data is copied into
- * it (memory of Node's Buffers has no alignment guarantee) and written from there. The memory is a
- * WebAssembly.Memory, whose base is page aligned; it grows to the largest write seen.
+ * Aligned buffers through which the process's direct writes go: data is copied into one (memory of
+ * Node's Buffers has no alignment guarantee) and written from there. Each buffer is a
+ * WebAssembly.Memory, whose base is page aligned, made when first needed and remade larger when a
+ * bigger write comes; at most {@link SLOTS} writes run at once, later ones wait for a buffer.
  */
 export class DirectWriter {
-  private memory: Buffer | null = null
-  private tail: Promise<unknown> = Promise.resolve()
+  private readonly free: Buffer[] = []
+  private made = 0
+  private readonly waiting: Array<(slot: Buffer) => void> = []
   /** Bytes written directly (for tests and the debug log). */
   bytes = 0
 
@@ -60,33 +65,43 @@ export class DirectWriter {
    * system error (EINVAL when the file system wants another alignment) and leaves the caller to fall back.
    */
   async write (fh: FileHandle, data: Uint8Array, position: number): Promise<void> {
-    const mine = this.tail.then(async () => { await this.writeNow(fh, data, position) })
-    this.tail = mine.catch(() => {})
-    await mine
-  }
-
-  private aligned (length: number): Buffer {
-    if (this.memory === null || this.memory.length < length) {
-      const pages = Math.ceil(length / WASM_PAGE)
-      this.memory = Buffer.from(new WebAssembly.Memory({ initial: pages, maximum: pages }).buffer)
-    }
-    return this.memory
-  }
-
-  private async writeNow (fh: FileHandle, data: Uint8Array, position: number): Promise<void> {
-    const buf = this.aligned(data.length)
-    buf.set(data)
-    let done = 0
-    while (done < data.length) {
-      const { bytesWritten } = await fh.write(buf, done, data.length - done, position + done)
-      if (bytesWritten === 0 || bytesWritten % DIRECT_ALIGN !== 0) {
-        // A short direct write that breaks alignment: finish through the caller's buffered path.
-        throw Object.assign(new Error(`short direct write (${bytesWritten} bytes)`), { code: 'EINVAL' })
+    let slot = await this.acquire()
+    try {
+      if (slot.length < data.length) slot = aligned(data.length)
+      slot.set(data)
+      let done = 0
+      while (done < data.length) {
+        const { bytesWritten } = await fh.write(slot, done, data.length - done, position + done)
+        if (bytesWritten === 0 || bytesWritten % DIRECT_ALIGN !== 0) {
+          // A short direct write that breaks alignment: the caller redoes the segment buffered.
+          throw Object.assign(new Error(`short direct write (${bytesWritten} bytes)`), { code: 'EINVAL' })
+        }
+        done += bytesWritten
       }
-      done += bytesWritten
+      this.bytes += data.length
+    } finally {
+      this.release(slot)
     }
-    this.bytes += data.length
   }
+
+  private async acquire (): Promise<Buffer> {
+    const slot = this.free.pop()
+    if (slot !== undefined) return slot
+    if (this.made < SLOTS) { this.made++; return Buffer.alloc(0) }
+    return await new Promise(resolve => { this.waiting.push(resolve) })
+  }
+
+  private release (slot: Buffer): void {
+    const next = this.waiting.shift()
+    if (next !== undefined) next(slot)
+    else this.free.push(slot)
+  }
+}
+
+/** A buffer of at least `length` bytes whose memory starts on a page boundary. */
+function aligned (length: number): Buffer {
+  const pages = Math.ceil(length / WASM_PAGE)
+  return Buffer.from(new WebAssembly.Memory({ initial: pages, maximum: pages }).buffer)
 }
 
 /** The process-wide direct writer. */

@@ -7,7 +7,7 @@ import { segmentBuffers } from '../util/buffer-pool.ts'
 import { debuglog } from 'node:util'
 import { RecentSegments } from './recent-segments.ts'
 import { DIRECT_ALIGN, directAligned, directWriter, openDirect } from './direct-io.ts'
-import type { DownloadFile, HeldFile, SegmentStore } from './store.ts'
+import type { DownloadFile, HeldFile, SegmentStore, StoredSegment } from './store.ts'
 import { segmentLength, verifySegment } from './verify.ts'
 
 const log = debuglog('dfss:store')
@@ -17,6 +17,9 @@ export const DEFAULT_RECENT_BYTES = 32 * 1024 * 1024
 
 /** Verified segments a download may hold in memory while they wait for the disk. */
 export const WRITE_BEHIND_BYTES = 16 * 1024 * 1024
+
+/** Direct writes in flight per file. */
+const DIRECT_WRITES_IN_FLIGHT = 2
 
 /** Written bytes after which a download is flushed to disk in the background. */
 const SYNC_EVERY_BYTES = 64 * 1024 * 1024
@@ -81,10 +84,12 @@ class PartFile implements DownloadFile {
   private readonly recent: RecentSegments
   /** The same file opened for direct writes (see direct-io.ts); null = buffered writes only. */
   private direct: FileHandle | null
+  private readonly directHandle: FileHandle | null
 
   constructor (meta: FileMeta, fh: FileHandle, finalPath: string, partPath: string, bits: Bitfield, recent: RecentSegments, opts: { completed?: boolean, direct?: FileHandle | null } = {}) {
     this.completed = opts.completed ?? false
     this.direct = opts.direct ?? null
+    this.directHandle = this.direct
     this.recent = recent
     this.meta = meta
     this.fh = fh
@@ -104,7 +109,7 @@ class PartFile implements DownloadFile {
   }
 
   async read (i: number): Promise<Buffer> {
-    const queued = this.queued.get(i)
+    const queued = this.queued.get(i)?.data
     if (queued !== undefined) { segmentBuffers.retain(queued); return queued }
     return this.recent.get(this.meta.name, i) ?? await readExact(this.fh, i * this.meta.segmentSize, segmentLength(this.meta, i))
   }
@@ -115,36 +120,68 @@ class PartFile implements DownloadFile {
     return out
   }
 
-  /** The last queued write: writes to one file go one at a time (parallel writes contend on the inode lock). */
-  private tail: Promise<void> = Promise.resolve()
   /** Segments accepted but not yet on disk (write-behind), each holding a reference to its buffer. */
-  private readonly queued = new Map<number, Buffer>()
+  private readonly queued = new Map<number, { data: Buffer, written: Promise<void>, settle: (err?: Error) => void }>()
+  /** Of those, the ones whose write has not started, oldest first. */
+  private readonly toWrite: number[] = []
   private queuedBytes = 0
+  private writing = 0
   /** Bytes of verified segments waiting for the disk (at most WRITE_BEHIND_BYTES, or one segment). */
   get pendingWriteBytes (): number { return this.queuedBytes }
   /** The first write that failed: every later write() and complete() rejects with it. */
   private failure: Error | null = null
+  /** Callers waiting for room in the queue, or for it to empty. */
   private readonly waiting: Array<() => void> = []
 
   /**
    * Takes a verified segment. Resolves as soon as it is queued (it is served from memory until written),
    * so a slow disk does not hold back the network; waits while WRITE_BEHIND_BYTES are already queued.
    */
-  async write (i: number, data: Buffer): Promise<void> {
-    while (this.failure === null && this.queuedBytes > 0 && this.queuedBytes + data.length > WRITE_BEHIND_BYTES) await new Promise<void>(resolve => { this.waiting.push(resolve) })
+  async write (i: number, data: Buffer): Promise<StoredSegment> {
+    while (this.failure === null && this.queuedBytes > 0 && this.queuedBytes + data.length > WRITE_BEHIND_BYTES) await this.changed()
     if (this.failure !== null) throw this.failure
-    if (this.bits.has(i) || this.queued.has(i)) return
+    const known = this.queued.get(i)
+    if (known !== undefined) return { written: known.written }
+    if (this.bits.has(i)) return { written: Promise.resolve() }
     segmentBuffers.retain(data)
-    this.queued.set(i, data)
+    let settle!: (err?: Error) => void
+    const written = new Promise<void>((resolve, reject) => { settle = err => { if (err === undefined) resolve(); else reject(err) } })
+    written.catch(() => {}) // the caller may not listen: the failure also rejects later writes and complete()
+    this.queued.set(i, { data, written, settle })
     this.queuedBytes += data.length
-    this.tail = this.tail.then(async () => {
-      if (this.failure === null) await this.writeNow(i, data)
-    }).catch((err: Error) => { this.failure ??= err }).finally(() => {
-      this.queued.delete(i)
-      this.queuedBytes -= data.length
-      segmentBuffers.give(data)
-      for (const wake of this.waiting.splice(0)) wake()
-    })
+    this.toWrite.push(i)
+    this.startWrites()
+    return { written }
+  }
+
+  private async changed (): Promise<void> { await new Promise<void>(resolve => { this.waiting.push(resolve) }) }
+
+  /**
+   * Starts queued writes: one at a time through the page cache (parallel buffered writes to one file
+   * contend on its inode lock), two direct ones (the next is queued in the kernel while the main thread
+   * is busy, so the disk never waits for it).
+   */
+  private startWrites (): void {
+    const depth = this.direct !== null ? DIRECT_WRITES_IN_FLIGHT : 1
+    while (this.writing < depth && this.toWrite.length > 0) {
+      const i = this.toWrite.shift() as number
+      const { data, settle } = this.queued.get(i) as { data: Buffer, settle: (err?: Error) => void }
+      this.writing++
+      const write = this.failure === null ? this.writeNow(i, data) : Promise.reject(this.failure)
+      write.then(() => { settle() }, (err: Error) => { this.failure ??= err; settle(err) }).finally(() => {
+        this.writing--
+        this.queued.delete(i)
+        this.queuedBytes -= data.length
+        segmentBuffers.give(data)
+        this.startWrites()
+        for (const wake of this.waiting.splice(0)) wake()
+      })
+    }
+  }
+
+  /** Resolves when every queued segment is written (or has failed). */
+  private async flushed (): Promise<void> {
+    while (this.queued.size > 0) await this.changed()
   }
 
   private async writeNow (i: number, data: Buffer): Promise<void> {
@@ -162,7 +199,7 @@ class PartFile implements DownloadFile {
     this.bits.set(i)
     this.recent.put(this.meta.name, i, data)
     this.unsynced += data.length
-    if (this.unsynced >= SYNC_EVERY_BYTES && this.syncing === null) {
+    if (this.direct === null && this.unsynced >= SYNC_EVERY_BYTES && this.syncing === null) {
       // Flush in the background as we go, so the fsync before the final rename has little left to do.
       this.unsynced = 0
       this.syncing = this.fh.datasync().catch(() => {}).finally(() => { this.syncing = null })
@@ -177,15 +214,14 @@ class PartFile implements DownloadFile {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw diskError(err as NodeJS.ErrnoException, this.partPath)
       log('direct writes refused for %s (%s): buffered from now on', this.partPath, (err as Error).message)
-      this.direct = null
-      await direct.close().catch(() => {})
+      this.direct = null // closed by close(): another write may still be using it
       return 0
     }
   }
 
   async complete (): Promise<string> {
     if (this.completed) return this.finalPath
-    await this.tail
+    await this.flushed()
     if (this.failure !== null) throw this.failure
     if (!this.bits.full) throw new Error(`"${this.meta.name}" is not complete`)
     try {
@@ -200,9 +236,9 @@ class PartFile implements DownloadFile {
   }
 
   async close (): Promise<void> {
-    await this.tail
-    await this.direct?.close().catch(() => {})
+    await this.flushed()
     this.direct = null
+    await this.directHandle?.close().catch(() => {})
     await this.fh.close()
   }
 }

@@ -12,16 +12,20 @@ export interface HeldFile {
   read: (index: number) => Promise<Buffer>
 }
 
+/** A segment the store has taken; see {@link DownloadFile.write}. */
+export interface StoredSegment { written: Promise<void> }
+
 /** A file being downloaded into the store. */
 export interface DownloadFile extends HeldFile {
   /** Segment indexes not yet stored. */
   missing: () => number[]
   /**
    * Stores a segment that was already verified against its hash; the store may keep a reference to
-   * `data` (it must not change). May resolve before the bytes are on disk (the segment then counts as
-   * had and is served from memory); a write that fails rejects a later write() or complete().
+   * `data` (it must not change). Resolves once the store holds it: from then on it counts as had and
+   * can be served (from memory until it is on disk). `written` settles when it is on disk, or rejects
+   * with the write error.
    */
-  write: (index: number, data: Buffer) => Promise<void>
+  write: (index: number, data: Buffer) => Promise<StoredSegment>
   /** Publishes the finished file atomically (temp + rename). Called once every segment is stored. */
   complete: () => Promise<string>
 }

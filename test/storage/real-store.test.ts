@@ -86,7 +86,7 @@ describe('RealStore downloads', () => {
     const store = new RealStore(path.join(dir, 'out-behind'), { recentBytes: 0 })
     const file = await store.openDownload(meta)
     const data = segmentOf(meta, bytes, 5)
-    await file.write(5, data)
+    const { written } = await file.write(5, data)
     segmentBuffers.give(data)
     assert.ok(file.has(5))
     assert.equal(((file.haveBits()[0] as number) >> 2) & 1, 1, 'bit 5 (MSB first) is set')
@@ -94,9 +94,15 @@ describe('RealStore downloads', () => {
     const read = await file.read(5)
     assert.deepEqual(read, bytes.subarray(5 * 65536, 6 * 65536))
     segmentBuffers.give(read)
-    await store.close()
+    await written
     const part = await readFile(path.join(dir, 'out-behind', 'behind.bin.part'))
-    assert.deepEqual(part.subarray(5 * 65536, 6 * 65536), bytes.subarray(5 * 65536, 6 * 65536), 'close() waited for the write')
+    assert.deepEqual(part.subarray(5 * 65536, 6 * 65536), bytes.subarray(5 * 65536, 6 * 65536), 'on disk once `written` resolves')
+    const again = segmentOf(meta, bytes, 6)
+    await file.write(6, again)
+    segmentBuffers.give(again)
+    await store.close()
+    const closed = await readFile(path.join(dir, 'out-behind', 'behind.bin.part'))
+    assert.deepEqual(closed.subarray(6 * 65536, 7 * 65536), bytes.subarray(6 * 65536, 7 * 65536), 'close() waited for the write')
   })
 
   it('holds at most WRITE_BEHIND_BYTES of segments waiting for the disk', async () => {

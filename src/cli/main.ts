@@ -9,7 +9,7 @@ import { runDemo } from './demo.ts'
 import { runGet, runLs, runShare, runTracker, type PeerCliOptions } from './real.ts'
 import { parseRate } from '../util/rate-limiter.ts'
 import { MAX_SEGMENT_BYTES } from '../protocol/messages.ts'
-import { PIPELINE_PER_SOURCE } from './real.ts'
+import { HONEST_PIPELINE } from './real.ts'
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
 
@@ -110,9 +110,9 @@ export function buildProgram (): Command {
     .option('--reconnect-for <seconds>', 'keep trying to reach a lost tracker this long', parseSeconds, 60)
     .option('--request-timeout <seconds>', 'a segment request not answered in this time goes to another source', parseSeconds, 15)
     .option('--max-connections <n>', 'most incoming peer connections', parseIntOption, 256)
-    .option('--max-requests <n>', `most queued requests per incoming connection (at least ${PIPELINE_PER_SOURCE}, the pipeline depth of honest peers)`, (v: string) => {
+    .option('--max-requests <n>', `most queued requests per incoming connection (at least ${HONEST_PIPELINE}, the pipeline depth of honest peers)`, (v: string) => {
       const n = parseIntOption(v)
-      if (n < PIPELINE_PER_SOURCE) throw new InvalidArgumentError(`must be at least ${PIPELINE_PER_SOURCE}: honest peers keep up to ${PIPELINE_PER_SOURCE} requests in flight per connection`)
+      if (n < HONEST_PIPELINE) throw new InvalidArgumentError(`must be at least ${HONEST_PIPELINE}: honest peers keep up to ${HONEST_PIPELINE} requests in flight per connection`)
       return n
     }, 64)
     .option('--idle-timeout <seconds>', 'close incoming peer connections idle this long', parseSeconds, 120)

@@ -53,12 +53,20 @@ export interface PeerCliOptions {
 }
 
 /**
- * Requests `dfss get` keeps in flight per source; `--max-requests` may not go below it. Four keep a
- * loopback source busy, and a shallow queue keeps the end of a rate-limited swarm short: a request
- * queued behind eight others at a 20 MiB/s peer waits 0.4 s (swarm N = 7: 13.8-14.2 s with 4 against
- * 14.8-15.3 s with 8; raw 1 GiB unchanged).
+ * Requests `dfss get` keeps in flight per source. A shallow queue
+ * keeps the end of a rate-limited swarm short: at the end everybody asks the few holders of the last
+ * segments, and a request queued behind others at a 20 MiB/s peer waits 50 ms per segment ahead of it.
+ * Measured with scripts/perf/swarm-run.sh, 256 MiB, 20 MiB/s caps: N = 15 median 16.0 s with 2 against
+ * 17.3 s with 4 (5 runs each); N = 7 14.0 s either way; raw 1 GiB (no cap) 7.3-9.0 s against 9.5-9.7 s.
+ * (Earlier, with 8: N = 7 14.8-15.3 s against 13.8-14.2 s with 4.)
  */
-export const PIPELINE_PER_SOURCE = 4
+export const PIPELINE_PER_SOURCE = 2
+
+/**
+ * The deepest pipeline an honest getter keeps per connection (earlier releases of protocol version 2
+ * kept 4), so `--max-requests` may not go below it.
+ */
+export const HONEST_PIPELINE = 4
 
 function peerOptions (o: PeerCliOptions): Omit<PeerNodeOptions, 'store' | 'rank' | 'download'> {
   return {

@@ -149,6 +149,9 @@ class PartFile implements DownloadFile {
     written.catch(() => {}) // the caller may not listen: the failure also rejects later writes and complete()
     this.queued.set(i, { data, written, settle })
     this.queuedBytes += data.length
+    // Into the recent segments now: the buffer waiting for the disk and the one kept for uploads are the
+    // same memory, so the queue adds nothing to the recent budget while it is shorter.
+    this.recent.put(this.meta.name, i, data)
     this.toWrite.push(i)
     this.startWrites()
     return { written }
@@ -197,7 +200,6 @@ class PartFile implements DownloadFile {
       throw diskError(err as NodeJS.ErrnoException, this.partPath)
     }
     this.bits.set(i)
-    this.recent.put(this.meta.name, i, data)
     this.unsynced += data.length
     if (this.direct === null && this.unsynced >= SYNC_EVERY_BYTES && this.syncing === null) {
       // Flush in the background as we go, so the fsync before the final rename has little left to do.

@@ -214,7 +214,9 @@ class PartFile implements DownloadFile {
       await directWriter.write(direct, data, pos)
       return data.length
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw diskError(err as NodeJS.ErrnoException, this.partPath)
+      const e = err as NodeJS.ErrnoException
+      // EINVAL: the file system wants another alignment. No syscall: no aligned memory (address space).
+      if (e.code !== 'EINVAL' && e.syscall !== undefined) throw diskError(e, this.partPath)
       log('direct writes refused for %s (%s): buffered from now on', this.partPath, (err as Error).message)
       this.direct = null // closed by close(): another write may still be using it
       return 0

@@ -6,6 +6,7 @@ import { deriveFileId } from '../protocol/file-id.ts'
 import type { CatalogEntry, Message } from '../protocol/messages.ts'
 import { PeerNode, type PeerNodeOptions } from '../peer/peer.ts'
 import { DEFAULT_SEGMENT_BYTES, hashFile } from '../storage/hasher.ts'
+import { directWriter } from '../storage/direct-io.ts'
 import { RealStore } from '../storage/real-store.ts'
 import { verifySegment } from '../storage/verify.ts'
 import { Tracker } from '../tracker/server.ts'
@@ -177,7 +178,7 @@ export async function runGet (patterns: string[], o: PeerCliOptions & { out: str
     node.reportFinished()
     const secs = (performance.now() - t0) / 1000
     const summary = summarize(node)
-    if (o.progress === 'json') io.out(JSON.stringify({ t: Date.now(), event: 'summary', seconds: secs, transfers: node.transfers() }) + '\n')
+    if (o.progress === 'json') io.out(JSON.stringify({ t: Date.now(), event: 'summary', seconds: secs, transfers: node.transfers(), directBytes: directWriter.bytes }) + '\n')
     else io.out(`downloaded ${names.length} file${names.length === 1 ? '' : 's'} in ${secs.toFixed(2)} s\n${summary}`)
     if (o.seed === true) {
       io.out(`seeding as peer ${node.id} until interrupted\n`)

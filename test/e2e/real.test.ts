@@ -8,6 +8,7 @@ import path from 'node:path'
 import { after, before, describe, it, type TestContext } from 'node:test'
 import { Connection } from '../../src/net/connection.ts'
 import type { FileMeta, Message } from '../../src/protocol/messages.ts'
+import { openDirect } from '../../src/storage/direct-io.ts'
 import { safeJoin } from '../../src/storage/real-store.ts'
 import { ROOT, runDfss } from '../helpers/cli.ts'
 import { defer, jsonEvents, listFiles, sha256File, spawnDfss, spawnUntil, startShare, startTracker, tempDir, type LongRunning } from '../helpers/proc.ts'
@@ -97,8 +98,14 @@ describe('real mode end to end (tracker, share, get, ls on 127.0.0.1)', { timeou
     assert.match(seed.proc.stdout, /hashed big\.bin: 64\.0 MiB, 1024 segments/)
 
     const outs = [await tempDir(t, 'sizes-a'), await tempDir(t, 'sizes-b')]
-    const getters = outs.map((o, i) => startGet(t, `getter ${i}`, addr, [...expected.keys()], o))
+    // getter 1 writes through the page cache; both must end with the same bytes
+    const getters = outs.map((o, i) => startGet(t, `getter ${i}`, addr, [...expected.keys()], o, i === 0 ? ['--json'] : ['--json', '--no-direct-io']))
     for (const g of getters) await finished(g)
+    const probe = await openDirect(path.join(outs[0] as string, 'big.bin'))
+    await probe?.close()
+    const directBytes = getters.map(g => (jsonEvents(g.stdout).find(e => e.event === 'summary') as { directBytes?: number } | undefined)?.directBytes)
+    // whole 64 KiB segments (big.bin, seg.bin, the first of seg-plus-1.bin) go past the page cache where the file system takes O_DIRECT
+    assert.deepEqual(directBytes, [probe !== null ? 1026 * SEG : 0, 0])
     for (const [i, o] of outs.entries()) {
       await assertSameFiles(o, expected, `getter ${i}`)
       const ev = jsonEvents(getters[i]!.stdout)

@@ -188,9 +188,9 @@ class PartFile implements DownloadFile {
   }
 
   private async writeNow (i: number, data: Buffer): Promise<void> {
-    let done = 0
     const pos = i * this.meta.segmentSize
-    if (this.direct !== null && directAligned(pos, data.length)) done = await this.writeDirect(this.direct, data, pos)
+    const direct = this.direct !== null && directAligned(pos, data.length) ? await this.writeDirect(this.direct, data, pos) : 0
+    let done = direct
     try {
       while (done < data.length) {
         const { bytesWritten } = await this.fh.write(data, done, data.length - done, pos + done)
@@ -200,8 +200,9 @@ class PartFile implements DownloadFile {
       throw diskError(err as NodeJS.ErrnoException, this.partPath)
     }
     this.bits.set(i)
+    if (direct === data.length) return // past the page cache: nothing waits there for a flush
     this.unsynced += data.length
-    if (this.direct === null && this.unsynced >= SYNC_EVERY_BYTES && this.syncing === null) {
+    if (this.unsynced >= SYNC_EVERY_BYTES && this.syncing === null) {
       // Flush in the background as we go, so the fsync before the final rename has little left to do.
       this.unsynced = 0
       this.syncing = this.fh.datasync().catch(() => {}).finally(() => { this.syncing = null })

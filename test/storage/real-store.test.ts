@@ -41,44 +41,37 @@ async function writeAll (file: DownloadFile, meta: FileMeta, bytes: Buffer): Pro
   }
 }
 
+/**
+ * Downloads a random file of `size` bytes in `segmentSize` segments through a fresh store, checks the
+ * published copy byte for byte, and returns the bytes that went through the direct writer meanwhile.
+ */
+async function roundTrip (name: string, size: number, segmentSize: number, opts: { directIo?: boolean } = {}): Promise<number> {
+  const { meta, bytes } = await source(name, size, segmentSize)
+  const before = directWriter.bytes
+  const store = new RealStore(path.join(dir, `out-${name}`), opts)
+  const file = await store.openDownload(meta)
+  await writeAll(file, meta, bytes)
+  assert.deepEqual(await readFile(await file.complete()), bytes)
+  await store.close()
+  return directWriter.bytes - before
+}
+
 describe('RealStore downloads', () => {
   it('writes past the page cache where the file system allows, the last short segment buffered', async () => {
-    const { meta, bytes } = await source('direct.bin', 40 * 65536 + 1000, 65536)
     const probe = path.join(dir, 'probe')
     await writeFile(probe, '')
     const fh = await openDirect(probe)
     const supported = fh !== null
     await fh?.close()
-    const before = directWriter.bytes
-    const store = new RealStore(path.join(dir, 'out-direct'))
-    const file = await store.openDownload(meta)
-    await writeAll(file, meta, bytes)
-    const where = await file.complete()
-    assert.deepEqual(await readFile(where), bytes)
-    assert.equal(directWriter.bytes - before, supported ? 40 * 65536 : 0, 'every whole segment went through the direct path')
-    await store.close()
+    assert.equal(await roundTrip('direct.bin', 40 * 65536 + 1000, 65536), supported ? 40 * 65536 : 0, 'every whole segment went through the direct path')
   })
 
   it('writes through the page cache with directIo: false', async () => {
-    const { meta, bytes } = await source('buffered.bin', 10 * 65536, 65536)
-    const before = directWriter.bytes
-    const store = new RealStore(path.join(dir, 'out-buffered'), { directIo: false })
-    const file = await store.openDownload(meta)
-    await writeAll(file, meta, bytes)
-    assert.deepEqual(await readFile(await file.complete()), bytes)
-    assert.equal(directWriter.bytes, before)
-    await store.close()
+    assert.equal(await roundTrip('buffered.bin', 10 * 65536, 65536, { directIo: false }), 0)
   })
 
   it('keeps segment sizes that are not a multiple of 4 KiB on buffered writes', async () => {
-    const { meta, bytes } = await source('odd.bin', 7 * 5000 + 3, 5000)
-    const before = directWriter.bytes
-    const store = new RealStore(path.join(dir, 'out-odd'))
-    const file = await store.openDownload(meta)
-    await writeAll(file, meta, bytes)
-    assert.deepEqual(await readFile(await file.complete()), bytes)
-    assert.equal(directWriter.bytes, before)
-    await store.close()
+    assert.equal(await roundTrip('odd.bin', 7 * 5000 + 3, 5000), 0)
   })
 
   it('serves a segment from memory as soon as write() resolves, and counts it in the have-map', async () => {

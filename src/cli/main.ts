@@ -9,7 +9,7 @@ import { runDemo } from './demo.ts'
 import { runGet, runLs, runShare, runTracker, type PeerCliOptions } from './real.ts'
 import { parseRate } from '../util/rate-limiter.ts'
 import { MAX_SEGMENT_BYTES } from '../protocol/messages.ts'
-import { HONEST_PIPELINE } from './real.ts'
+import { DEFAULT_LINGER_S, HONEST_PIPELINE } from './real.ts'
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
 
@@ -151,11 +151,15 @@ export function buildProgram (): Command {
     .argument('<name...>', 'file names or glob patterns (quote them: "logs/*.csv")')
     .requiredOption('-o, --out <dir>', 'output directory')
     .option('--seed', 'keep serving after the download until SIGINT/SIGTERM')
+    .option('--linger <seconds>', 'after the download, keep serving peers that still download the same files and ask us, at most this long (0: leave at once)', parseSeconds, DEFAULT_LINGER_S)
     .option('--json', 'one JSON event per line')
     .option('--no-direct-io', 'write through the page cache (default: past it, where the file system allows)')
-    .action(async (names: string[], o: PeerFlags & { out: string, seed?: boolean, json?: boolean, directIo: boolean }) => {
+    .action(async (names: string[], o: PeerFlags & { out: string, seed?: boolean, linger: number, json?: boolean, directIo: boolean }) => {
       const progress = o.json === true ? 'json' : process.stdout.isTTY ? 'tty' : 'plain'
-      await guard('get', async () => await runGet(names, { ...common(o), out: o.out, seed: o.seed === true, directIo: o.directIo, progress }, io))()
+      await guard('get', async () => await runGet(names, { ...common(o), out: o.out, seed: o.seed === true, linger: o.linger, directIo: o.directIo, progress }, io))()
+      // Everything is on disk and every connection closed: leave now rather than after the loop drains
+      // (a file handle's close could keep a getter alive 0.1-0.5 s longer when a swarm ends at once).
+      process.exit()
     })
 
   program.command('ls')

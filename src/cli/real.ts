@@ -4,6 +4,7 @@ import picomatch from 'picomatch'
 import { Connection } from '../net/connection.ts'
 import { deriveFileId } from '../protocol/file-id.ts'
 import type { CatalogEntry, Message } from '../protocol/messages.ts'
+import type { LingerEnd } from '../peer/linger.ts'
 import { PeerNode, type PeerNodeOptions } from '../peer/peer.ts'
 import { DEFAULT_SEGMENT_BYTES, hashFile } from '../storage/hasher.ts'
 import { directWriter } from '../storage/direct-io.ts'
@@ -68,6 +69,25 @@ export const PIPELINE_PER_SOURCE = 2
  * kept 4), so `--max-requests` may not go below it.
  */
 export const HONEST_PIPELINE = 4
+
+/**
+ * `dfss get --linger`: the longest a finished getter keeps serving peers still downloading its files.
+ * It leaves sooner when they are all done (asked of the tracker every LINGER_POLL_MS) or when nobody
+ * has asked it for a segment for LINGER_IDLE_MS. Without it, the first peers to finish take their
+ * copies away just when the last ones need them: at N = 15 the stragglers were left queueing at the
+ * seed for the last segments.
+ */
+export const DEFAULT_LINGER_S = 10
+const LINGER_POLL_MS = 100
+const LINGER_IDLE_MS = 1000
+
+const LINGER_END_TEXT: Record<LingerEnd, string> = {
+  'swarm-complete': 'every peer has the files',
+  idle: 'nobody asked for a second',
+  'time-limit': 'time limit (--linger)',
+  stopped: 'interrupted',
+  'tracker-error': 'lost the tracker'
+}
 
 function peerOptions (o: PeerCliOptions): Omit<PeerNodeOptions, 'store' | 'rank' | 'download'> {
   return {
@@ -159,8 +179,11 @@ export function resolvePatterns (catalog: CatalogEntry[], patterns: string[]): s
   return names
 }
 
-/** `dfss get`: downloads matching files into `out`, serving what it has meanwhile; `--seed` keeps serving. */
-export async function runGet (patterns: string[], o: PeerCliOptions & { out: string, seed?: boolean, directIo?: boolean, progress: ProgressMode }, io: Io, stop: Promise<unknown> = untilSignal()): Promise<number> {
+/**
+ * `dfss get`: downloads matching files into `out`, serving what it has meanwhile; then stays while
+ * peers still downloading need it (at most `linger` seconds); `--seed` keeps serving until interrupted.
+ */
+export async function runGet (patterns: string[], o: PeerCliOptions & { out: string, seed?: boolean, linger?: number, directIo?: boolean, progress: ProgressMode }, io: Io, stop: Promise<unknown> = untilSignal()): Promise<number> {
   const store = new RealStore(path.resolve(o.out), { directIo: o.directIo ?? true })
   const node = new PeerNode({ store, rank: 0, ...peerOptions(o), download: { verify: verifySegment, perSourceLimit: PIPELINE_PER_SOURCE, maxInFlight: 16, ...(o.requestTimeout !== undefined ? { requestTimeoutMs: o.requestTimeout * 1000 } : {}) } })
   node.on('warning', (e: Error) => { if (o.progress !== 'tty') io.err(`dfss get: ${e.message}`) })
@@ -183,6 +206,14 @@ export async function runGet (patterns: string[], o: PeerCliOptions & { out: str
     if (o.seed === true) {
       io.out(`seeding as peer ${node.id} until interrupted\n`)
       await stop
+    } else if ((o.linger ?? DEFAULT_LINGER_S) > 0) {
+      const t1 = performance.now()
+      const uploads = node.uploader.uploads
+      const why = await node.linger(names, { maxMs: (o.linger ?? DEFAULT_LINGER_S) * 1000, idleMs: LINGER_IDLE_MS, pollMs: LINGER_POLL_MS }, stop)
+      const stayed = (performance.now() - t1) / 1000
+      const served = node.uploader.uploads - uploads
+      if (o.progress === 'json') io.out(JSON.stringify({ t: Date.now(), event: 'linger', seconds: stayed, reason: why, uploads: served }) + '\n')
+      else if (why !== 'swarm-complete' || served > 0) io.out(`stayed ${stayed.toFixed(2)} s for peers still downloading, uploaded ${served} segments; left: ${LINGER_END_TEXT[why]}\n`)
     }
     return 0
   } finally {

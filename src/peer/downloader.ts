@@ -19,6 +19,15 @@ export interface TrackerApi {
 
 const log = debuglog('dfss:download')
 
+/**
+ * A swarm answer with room for more sources is asked again after this long, doubling up to
+ * GROW_MAX_MS while nobody new appears. Peers that start together register over a second or so; one
+ * that only knew the first few would otherwise wait for 10 segments from them before it learns of the
+ * rest (seen at N = 15: a getter got 1-2 segments a second for its first 5 seconds).
+ */
+const GROW_FIRST_MS = 200
+const GROW_MAX_MS = 3200
+
 /** Tuning of the download engine; every field has a default. */
 export interface DownloaderOptions {
   /** Requests in flight to one source. Default 4. */
@@ -80,6 +89,9 @@ class FileJob {
   stallPending = false
   stallTimer: NodeJS.Timeout | null = null
   stallBackoffMs = 10
+  /** Asks again for a swarm that had room for more sources (see Downloader.watchGrowth). */
+  growTimer: NodeJS.Timeout | null = null
+  growMs = GROW_FIRST_MS
   finishing = false
   resolve!: () => void
   reject!: (e: Error) => void
@@ -164,6 +176,7 @@ export class Downloader extends EventEmitter {
       await job.done
     } finally {
       if (job.stallTimer !== null) clearTimeout(job.stallTimer)
+      if (job.growTimer !== null) clearTimeout(job.growTimer)
       this.jobs.delete(name)
     }
   }
@@ -211,14 +224,31 @@ export class Downloader extends EventEmitter {
     }
     const fresh = members.filter(m => !job.sources.has(m.id)).map(m => ({ m, r: this.opts.random() }))
     fresh.sort((a, b) => a.m.uploads - b.m.uploads || a.r - b.r)
+    let added = 0
     for (const { m } of fresh) {
       if (m.seed ? seeds >= this.opts.maxSeedsPerFile : peers >= this.opts.maxSourcesPerFile) continue
       if (m.seed) seeds++; else peers++
+      added++
       const s: Source = { member: m, bits: null, link: null, connecting: false, asked: 0, taken: 0, inFlight: 0, bad: 0, failed: false, lacks: new Set() }
       job.sources.set(m.id, s)
       if (m.seed) this.setBits(job, s, Bitfield.full(job.total))
       this.connect(job, s)
     }
+    this.watchGrowth(job, added > 0, peers < this.opts.maxSourcesPerFile)
+  }
+
+  /**
+   * While the swarm has room for more peer sources than we know, asks for it again on a timer (besides
+   * every `refreshEvery` segments): soon after an answer that brought someone new, then less often.
+   */
+  private watchGrowth (job: FileJob, grew: boolean, room: boolean): void {
+    if (!room || job.finishing || job.missing.size === 0) return
+    job.growMs = grew ? GROW_FIRST_MS : Math.min(GROW_MAX_MS, job.growMs * 2)
+    if (job.growTimer !== null) return
+    job.growTimer = setTimeout(() => {
+      job.growTimer = null
+      if (!job.finishing && job.missing.size > 0) this.refresh(job)
+    }, job.growMs)
   }
 
   private setBits (job: FileJob, s: Source, bits: Bitfield | null): void {

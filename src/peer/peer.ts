@@ -3,6 +3,7 @@ import type { FileMeta, Transfer } from '../protocol/messages.ts'
 import type { SegmentStore } from '../storage/store.ts'
 import { RateLimiter } from '../util/rate-limiter.ts'
 import { Downloader, type DownloaderOptions, type TrackerApi } from './downloader.ts'
+import { lingerWhileNeeded, type LingerEnd, type LingerOptions } from './linger.ts'
 import { PeerPool } from './peer-pool.ts'
 import { TrackerLink, TrackerRefusedError } from './tracker-link.ts'
 import { Uploader } from './uploader.ts'
@@ -164,6 +165,18 @@ export class PeerNode extends EventEmitter {
     const d = this.downloader
     if (d === null) throw new Error('start() first')
     await Promise.all(names.map(async n => { await d.download(n) }))
+  }
+
+  /**
+   * After the downloads: keeps serving while peers still download `files` and ask us for segments
+   * (see linger.ts). Resolves with why it stopped.
+   */
+  async linger (files: readonly string[], opts: LingerOptions, stop: Promise<unknown>): Promise<LingerEnd> {
+    return await lingerWhileNeeded({
+      swarm: async file => await this.withTracker(async t => await t.swarm(file, false)),
+      lastRequestMs: () => this.uploader.lastRequestMs,
+      pendingRequests: () => this.uploader.pendingRequests
+    }, files, opts, stop)
   }
 
   /** Segments received per source and file. */

@@ -11,6 +11,9 @@ import { segmentBuffers } from '../util/buffer-pool.ts'
 
 const log = debuglog('dfss:upload')
 
+/** See Uploader.turnKey. */
+const REPEAT_PENALTY_MS = 200
+
 /** Options of {@link Uploader}. */
 export interface UploaderOptions {
   /** Our id in handshakes. */
@@ -28,7 +31,7 @@ export interface UploaderOptions {
   /** Shared upload rate limit. Default none. */
   limiter?: RateLimiter | null
   /**
-   * Super-seeding: while a file we hold whole still has segments we never uploaded, a request for one
+   * Super-seeding: while a file we owned whole from the start still has segments we never uploaded, a request for one
    * we already uploaded gets "don't have it now", so the requester takes it from the peer that got it
    * and our upload goes to new segments. Default true.
    */
@@ -51,6 +54,8 @@ interface Served {
  */
 export class Uploader extends EventEmitter {
   uploads = 0
+  /** performance.now() of the last segment request; -Infinity before the first. */
+  lastRequestMs = Number.NEGATIVE_INFINITY
   private readonly store: SegmentStore
   private readonly server: net.Server
   private readonly served = new Set<Served>()
@@ -70,7 +75,14 @@ export class Uploader extends EventEmitter {
       superSeed: opts.superSeed ?? true
     }
     this.server = net.createServer({ noDelay: true }, socket => { this.accept(socket) })
+    this.ownedAtStart = new Set(store.owned().map(m => m.name))
   }
+
+  /**
+   * Files we had whole from the start: only these are super-seeded. A file we downloaded is one copy
+   * among many; refusing repeats of it only sends the last peers of a swarm elsewhere.
+   */
+  private readonly ownedAtStart: Set<string>
 
   /** Sets the id used in later handshakes (real mode learns it from the tracker's ACK). */
   setId (id: number): void { this.opts.id = id }
@@ -83,6 +95,13 @@ export class Uploader extends EventEmitter {
   }
 
   get connections (): number { return this.served.size }
+
+  /** Segment requests queued or being sent, over all connections. */
+  get pendingRequests (): number {
+    let n = 0
+    for (const s of this.served) n += s.queue.length + (s.busy ? 1 : 0)
+    return n
+  }
 
   /** Sockets still in the handshake: they count against maxConnections too. */
   private handshaking = 0
@@ -113,6 +132,7 @@ export class Uploader extends EventEmitter {
   private route (s: Served, msg: Message): void {
     switch (msg.type) {
       case 'req-chunk':
+        this.lastRequestMs = performance.now()
         if (s.queue.length >= this.opts.maxRequestsPerConnection) {
           throw new ProtocolError('ERR_LIMIT', `more than ${this.opts.maxRequestsPerConnection} requests in flight`)
         }
@@ -141,7 +161,7 @@ export class Uploader extends EventEmitter {
    * this segment before. The last two keep it live: nobody waits on a segment only we can give.
    */
   private worthSending (s: Served, f: HeldFile, index: number): boolean {
-    if (!this.opts.superSeed || !f.whole) return true
+    if (!this.opts.superSeed || !f.whole || !this.ownedAtStart.has(f.meta.name)) return true
     let pass = this.firstPass.get(f.meta.name)
     if (pass === undefined) {
       const n = f.meta.hashes.length / HASH_BYTES
@@ -191,13 +211,34 @@ export class Uploader extends EventEmitter {
           s.conn.send({ type: 'no-chunk', reqId: req.reqId })
           continue
         }
-        if (this.opts.limiter !== null) await this.opts.limiter.take(data.length)
+        if (this.opts.limiter !== null) await this.opts.limiter.take(data.length, this.turnKey(req.file, req.index))
         this.uploads++
         if (!s.conn.send({ type: 'chunk', reqId: req.reqId, index: req.index, data }, () => { segmentBuffers.give(data) })) await s.conn.drained()
       }
     } finally {
       s.busy = false
     }
+  }
+
+  /** Per file: how many times each segment went out from here (capped at 255). */
+  private readonly sentCounts = new Map<string, Uint8Array>()
+
+  /**
+   * When the upload cap makes requests wait, the one for a segment we sent least often goes first:
+   * each earlier upload of it counts as REPEAT_PENALTY_MS of lateness. A segment that just arrived
+   * spreads before ones that many peers hold already, which shortens the end of a capped swarm; the
+   * penalty keeps the wait of any request bounded.
+   */
+  private turnKey (file: string, index: number): number {
+    let counts = this.sentCounts.get(file)
+    if (counts === undefined) {
+      const f = this.store.held(file)
+      counts = new Uint8Array(f === undefined ? 0 : f.meta.hashes.length / HASH_BYTES)
+      this.sentCounts.set(file, counts)
+    }
+    const sent = counts[index] ?? 0
+    if (index < counts.length && sent < 255) counts[index] = sent + 1
+    return performance.now() + sent * REPEAT_PENALTY_MS
   }
 
   /** Segments stored during this turn of the event loop, per file, not yet announced. */

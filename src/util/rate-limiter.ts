@@ -1,13 +1,20 @@
+/** A caller waiting for its turn. */
+interface Waiter { n: number, key: number, seq: number, go: () => void }
+
 /**
  * Token bucket shared by all uploads of one process: `rateBytesPerSec` sustained, bursts up to
- * `burstBytes`. `take(n)` waits until n bytes may go; requests are served in order.
+ * `burstBytes`. `take(n, key)` waits until n bytes may go. Waiters go smallest key first (equal keys in
+ * the order they came); a waiter chosen while the bucket is in debt waits out the debt.
  */
 export class RateLimiter {
   readonly rate: number
   readonly burst: number
   private tokens: number
   private last: number
-  private chain: Promise<void> = Promise.resolve()
+  private readonly waiting: Waiter[] = []
+  private seq = 0
+  /** Set while the chosen waiter waits out a debt. */
+  private timer: NodeJS.Timeout | null = null
 
   constructor (rateBytesPerSec: number, burstBytes?: number) {
     if (!(rateBytesPerSec > 0)) throw new RangeError('rate must be positive')
@@ -23,19 +30,38 @@ export class RateLimiter {
     this.last = now
   }
 
-  /** Resolves when `n` bytes may be sent (a debt larger than the burst is paid off over time). */
-  async take (n: number): Promise<void> {
-    const turn = this.chain.then(async () => {
-      this.refill()
-      this.tokens -= n
-      if (this.tokens < 0) {
-        const waitMs = (-this.tokens / this.rate) * 1000
-        await new Promise(resolve => setTimeout(resolve, waitMs))
-        this.refill()
-      }
+  /**
+   * Resolves when `n` bytes may be sent (a debt larger than the burst is paid off over time). `key`
+   * orders the waiters, smallest first; by default the time of the call, which makes the order FIFO.
+   */
+  async take (n: number, key: number = performance.now()): Promise<void> {
+    await new Promise<void>(resolve => {
+      this.waiting.push({ n, key, seq: this.seq++, go: resolve })
+      this.pump()
     })
-    this.chain = turn
-    await turn
+  }
+
+  private pump (): void {
+    while (this.timer === null && this.waiting.length > 0) {
+      let at = 0
+      for (let i = 1; i < this.waiting.length; i++) {
+        const w = this.waiting[i] as Waiter
+        const best = this.waiting[at] as Waiter
+        if (w.key < best.key || (w.key === best.key && w.seq < best.seq)) at = i
+      }
+      const w = this.waiting[at] as Waiter
+      this.waiting[at] = this.waiting[this.waiting.length - 1] as Waiter
+      this.waiting.pop()
+      this.refill()
+      this.tokens -= w.n
+      if (this.tokens >= 0) { w.go(); continue }
+      this.timer = setTimeout(() => {
+        this.timer = null
+        this.refill()
+        w.go()
+        this.pump()
+      }, (-this.tokens / this.rate) * 1000)
+    }
   }
 }
 

@@ -163,6 +163,32 @@ describe('real mode end to end (tracker, share, get, ls on 127.0.0.1)', { timeou
     assert.ok(mixed >= 1, `no getter received a file from more than one source: ${getters.map(g => JSON.stringify(summaryOf(g))).join('\n')}`)
   })
 
+  it('a getter that finishes first stays until the other has everything, then both leave', { timeout: 60_000 }, async t => {
+    // Everyone uploads at 1 MiB/s, so the seed's 64 segments take 4 s to go out once and the two
+    // getters finish close together, each holding segments the other needs until the end.
+    const src = await tempDir(t, 'linger-src')
+    await writeRandom(path.join(src, 'blob.bin'), 4 * 1024 * 1024)
+    const expected = await digests(src)
+    const { addr } = await startTracker(t)
+    await startShare(t, 'seed', addr, [path.join(src, 'blob.bin')], ['--segment-size', String(SEG), '--upload-limit', '1MiB'])
+    const outs = [await tempDir(t, 'linger-a'), await tempDir(t, 'linger-b')]
+    const getters = outs.map((o, i) => startGet(t, `getter ${i}`, addr, ['blob.bin'], o, ['--json', '--upload-limit', '1MiB']))
+    for (const g of getters) await finished(g)
+    for (const [i, o] of outs.entries()) await assertSameFiles(o, expected, `getter ${i}`)
+    interface Ev { t: number, reason?: string, uploads?: number }
+    const ev = (g: LongRunning, name: string): Ev => {
+      const found = jsonEvents(g.stdout).filter(e => e.event === name)
+      assert.equal(found.length, 1, `${name}: ${g.report()}`)
+      return found[0] as unknown as Ev
+    }
+    const [first, last] = [...getters].sort((x, y) => ev(x, 'done').t - ev(y, 'done').t) as [LongRunning, LongRunning]
+    // The first stayed (serving) until the tracker counted the other as a seed; the last left at once.
+    assert.equal(ev(first, 'linger').reason, 'swarm-complete', first.report())
+    assert.ok(ev(first, 'linger').t >= ev(last, 'done').t, `the first getter left before the other was done:\n${first.report()}\n${last.report()}`)
+    assert.equal(ev(last, 'linger').reason, 'swarm-complete', last.report())
+    assert.equal(ev(last, 'linger').uploads, 0, last.report())
+  })
+
   it('globs: get fetches exactly the matching names, an unmatched pattern fails, ls filters', { timeout: 30_000 }, async t => {
     const src = await tempDir(t, 'glob-src')
     const files: Record<string, string> = { 'logs/a.csv': 'a,1\n', 'logs/b.csv': 'b,2\n', 'logs/c.txt': 'c\n', 'other/d.csv': 'd,4\n' }

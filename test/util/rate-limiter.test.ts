@@ -31,3 +31,22 @@ describe('RateLimiter', () => {
     assert.equal(done, true)
   })
 })
+
+describe('RateLimiter order', () => {
+  it('lets the smallest key go first among those waiting, equal keys in arrival order (mocked clock)', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] })
+    const limiter = new RateLimiter(1000, 1000)
+    const order: string[] = []
+    await limiter.take(1000) // the burst is spent: each one chosen from now on waits out its debt
+    const waits = [
+      limiter.take(100, 5).then(() => order.push('a5')),
+      limiter.take(100, 1).then(() => order.push('b1')),
+      limiter.take(100, 3).then(() => order.push('c3')),
+      limiter.take(100, 1).then(() => order.push('d1'))
+    ]
+    // The first waiter was chosen at once (nothing else was waiting); the rest go by key.
+    for (let i = 0; i < 20; i++) { t.mock.timers.tick(1000); await Promise.resolve(); await Promise.resolve() }
+    await Promise.all(waits)
+    assert.deepEqual(order, ['a5', 'b1', 'd1', 'c3'])
+  })
+})

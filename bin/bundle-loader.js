@@ -1,22 +1,28 @@
 // Loads a one-file bundle of an entry module (dist/src/cli/<name>.bundle.cjs) with its V8 code cache.
 // Every rank, tracker and getter is a process of its own, and start-up time is paid by each: a bundle
 // skips resolving ~50 ES modules one by one, and the cache skips compiling them. Made by scripts/bundle.js.
-import { readFileSync, statSync } from 'node:fs'
-import { createRequire } from 'node:module'
-import path from 'node:path'
-import { fileURLToPath } from 'node:url'
-import vm from 'node:vm'
+// CommonJS (bin/package.json), like dfss.js: an ES module entry costs every process the start of
+// Node's ES module loader, about 8 ms of CPU here.
+'use strict'
+const { readFileSync, statSync } = require('node:fs')
+const { createRequire } = require('node:module')
+const path = require('node:path')
+const vm = require('node:vm')
 
 /** Where the compiled modules and the bundles live (bundles sit beside their entry, so relative URLs hold). */
-export const CLI_DIR = fileURLToPath(new URL('../dist/src/cli/', import.meta.url))
+const CLI_DIR = path.join(__dirname, '..', 'dist', 'src', 'cli') + path.sep
+exports.CLI_DIR = CLI_DIR
 
 /** The bundles: name -> the compiled entry module it is made from. */
-export const BUNDLES = { rank: 'rank-main.js', cli: 'main.js' }
+exports.BUNDLES = { rank: 'rank-main.js', cli: 'main.js' }
 
-export function bundlePath (name) { return path.join(CLI_DIR, `${name}.bundle.cjs`) }
-export function cachePath (name) { return path.join(CLI_DIR, `${name}.bundle.cache`) }
+function bundlePath (name) { return path.join(CLI_DIR, `${name}.bundle.cjs`) }
+function cachePath (name) { return path.join(CLI_DIR, `${name}.bundle.cache`) }
 /** The compiled modules a bundle was made from (JSON list of paths relative to CLI_DIR). */
-export function inputsPath (name) { return path.join(CLI_DIR, `${name}.bundle.inputs.json`) }
+function inputsPath (name) { return path.join(CLI_DIR, `${name}.bundle.inputs.json`) }
+exports.bundlePath = bundlePath
+exports.cachePath = cachePath
+exports.inputsPath = inputsPath
 
 /** False when any module the bundle was made from is newer than it (a `tsc` without the bundle step). */
 function current (name) {
@@ -31,7 +37,7 @@ function current (name) {
  * (null: no cache). Null whenever the bundle cannot be used (none, stale, or failing to load), so the
  * caller falls back to the modules.
  */
-export function loadBundle (name, { useCache = true } = {}) {
+function loadBundle (name, { useCache = true } = {}) {
   const file = bundlePath(name)
   try {
     if (!current(name)) return null
@@ -51,3 +57,4 @@ export function loadBundle (name, { useCache = true } = {}) {
     return null
   }
 }
+exports.loadBundle = loadBundle

@@ -24,9 +24,9 @@ for (const [name, entry] of Object.entries(BUNDLES)) {
     platform: 'node',
     format: 'cjs',
     target: 'node20',
-    // Packages stay in node_modules. The bench (a dev tool that loads an ES-only package) stays out:
-    // bin/dfss.js runs `dfss bench` from the modules.
-    packages: 'external',
+    // Packages (commander, picomatch, cli-progress) go in too, so the code cache covers them and no
+    // process resolves and compiles them. The bench (a dev tool that loads an ES-only package) stays
+    // out: bin/dfss.js runs `dfss bench` from the modules.
     external: ['../bench/index.js'],
     // import.meta.url (createRequire, paths next to a module) becomes the bundle's own URL; the bundle
     // sits in the same directory depth as every module, so relative URLs resolve the same.

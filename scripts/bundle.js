@@ -5,6 +5,7 @@
 // functions of both are compiled; the CLI cache after loading it.
 // Usage: node scripts/bundle.js   (run by `npm run build`, `npm test`, `npm run demo`, `npm run bench`)
 import { build } from 'esbuild'
+import { randomBytes } from 'node:crypto'
 import { copyFile, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -64,6 +65,30 @@ try {
   if (codes.some(c => c !== 0)) throw new Error(`warm-up swarm failed (exit codes ${codes.join(' ')}): ${problems.join('; ')}`)
 } finally {
   await rm(work, { recursive: true, force: true })
+}
+// Warm-up of the CLI: a tracker, a share and a get of a small file on loopback, in this process, so
+// that the code cache holds what `dfss get` and `dfss share` run, not only what loading compiles.
+const real = await mkdtemp(path.join(os.tmpdir(), 'dfss-bundle-real-'))
+try {
+  const file = path.join(real, 'warm.bin')
+  await writeFile(file, randomBytes(3 * 65536 + 123))
+  const sink = { out: () => {}, err: () => {} }
+  let stopTracker, stopShare
+  let addr = null
+  const trackerDone = cli.exports.runTracker({ host: '127.0.0.1', port: 0, secret: null }, { out: s => { addr ??= /listening on (\S+)/.exec(s)?.[1] ?? null }, err: () => {} }, new Promise(resolve => { stopTracker = resolve }))
+  while (addr === null) await new Promise(resolve => setTimeout(resolve, 5))
+  let sharing
+  const shared = new Promise(resolve => { sharing = resolve })
+  const shareDone = cli.exports.runShare([file], { tracker: addr, host: '127.0.0.1', segmentSize: 65536 }, { out: s => { if (s.startsWith('sharing')) sharing() }, err: () => {} }, new Promise(resolve => { stopShare = resolve }))
+  await shared
+  const got = await cli.exports.runGet(['warm.*'], { tracker: addr, host: '127.0.0.1', out: path.join(real, 'out'), progress: 'plain' }, sink, new Promise(() => {}))
+  stopShare()
+  await shareDone
+  stopTracker()
+  await trackerDone
+  if (got !== 0) throw new Error(`warm-up get failed with ${got}`)
+} finally {
+  await rm(real, { recursive: true, force: true })
 }
 await writeCache('rank', rank.script)
 await writeCache('cli', cli.script)

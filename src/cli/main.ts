@@ -14,6 +14,9 @@ import { DEFAULT_LINGER_S, HONEST_PIPELINE } from './real.ts'
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
 
 /** Parses a positive integer option. */
+// Exported for the build's warm-up run (scripts/bundle.js), which compiles them before the code cache is made.
+export { runGet, runShare, runTracker }
+
 export function parseIntOption (v: string): number {
   if (!/^[0-9]+$/.test(v)) throw new InvalidArgumentError('expected a whole number')
   return Number(v)

@@ -190,7 +190,11 @@ export async function runGet (patterns: string[], o: PeerCliOptions & { out: str
   const t0 = performance.now()
   try {
     await node.start([])
-    const names = resolvePatterns(await (node.tracker as NonNullable<typeof node.tracker>).catalog(''), patterns)
+    // Names without glob syntax stand for themselves: no catalog round trip before the first request
+    // (the swarm answer says whether the tracker knows the file).
+    const names = patterns.every(p => !picomatch.scan(p).isGlob)
+      ? [...new Set(patterns)]
+      : resolvePatterns(await (node.tracker as NonNullable<typeof node.tracker>).catalog(''), patterns)
     const progress = new ProgressReporter(node.downloader as NonNullable<typeof node.downloader>, o.progress, io.out)
     const stopped = stop.then(() => { throw new Error('interrupted') })
     try {

@@ -215,6 +215,10 @@ describe('real mode end to end (tracker, share, get, ls on 127.0.0.1)', { timeou
     const mixed = await runDfss(['get', 'logs/a.csv', 'nothing-*', '-t', addr, '-o', none, ...LOOPBACK], { timeoutMs: 20_000 })
     assert.notEqual(mixed.code, 0)
     assert.match(mixed.stderr, /"nothing-\*"/)
+    // A plain name is asked for directly (no catalog lookup); an unknown one fails all the same.
+    const unknown = await runDfss(['get', 'logs/a.csv', 'logs/none.csv', '-t', addr, '-o', none, ...LOOPBACK], { timeoutMs: 20_000 })
+    assert.notEqual(unknown.code, 0)
+    assert.match(unknown.stderr, /"logs\/none\.csv" is not in the tracker's catalog/)
 
     const all = await runDfss(['ls', '-t', addr, '--json'], { timeoutMs: 10_000 })
     assert.equal(all.code, 0, all.stderr)

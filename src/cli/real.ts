@@ -78,7 +78,7 @@ export const HONEST_PIPELINE = 4
  * seed for the last segments.
  */
 export const DEFAULT_LINGER_S = 10
-const LINGER_POLL_MS = 100
+const LINGER_POLL_MS = 50
 const LINGER_IDLE_MS = 1000
 
 const LINGER_END_TEXT: Record<LingerEnd, string> = {

@@ -76,12 +76,20 @@ try {
   let stopTracker, stopShare
   let addr = null
   const trackerDone = cli.exports.runTracker({ host: '127.0.0.1', port: 0, secret: null }, { out: s => { addr ??= /listening on (\S+)/.exec(s)?.[1] ?? null }, err: () => {} }, new Promise(resolve => { stopTracker = resolve }))
-  while (addr === null) await new Promise(resolve => setTimeout(resolve, 5))
+  const deadline = Date.now() + 60_000
+  while (addr === null) {
+    if (Date.now() > deadline) throw new Error('warm-up: the tracker did not start within 60 s')
+    await new Promise(resolve => setTimeout(resolve, 5))
+  }
   let sharing
-  const shared = new Promise(resolve => { sharing = resolve })
+  const shared = new Promise((resolve, reject) => {
+    sharing = resolve
+    setTimeout(() => reject(new Error('warm-up: the share did not start within 60 s')), 60_000).unref()
+  })
   const shareDone = cli.exports.runShare([file], { tracker: addr, host: '127.0.0.1', segmentSize: 65536 }, { out: s => { if (s.startsWith('sharing')) sharing() }, err: () => {} }, new Promise(resolve => { stopShare = resolve }))
   await shared
-  const got = await cli.exports.runGet(['warm.*'], { tracker: addr, host: '127.0.0.1', out: path.join(real, 'out'), progress: 'plain' }, sink, new Promise(() => {}))
+  const got = await cli.exports.runGet(['warm.*'], { tracker: addr, host: '127.0.0.1', out: path.join(real, 'out'), progress: 'plain' }, sink,
+    new Promise(resolve => { setTimeout(resolve, 60_000).unref() }))
   stopShare()
   await shareDone
   stopTracker()

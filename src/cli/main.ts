@@ -29,6 +29,16 @@ export function parseSeconds (v: string): number {
   return n
 }
 
+/** The longest stay `--linger` takes: a day (timers cannot wait much more than 24 days). */
+export const MAX_LINGER_S = 86_400
+
+/** Parses `--linger`: 0 (leave at once) up to MAX_LINGER_S seconds. */
+export function parseLinger (v: string): number {
+  const n = v.trim() === '' ? Number.NaN : Number(v)
+  if (!(n >= 0 && n <= MAX_LINGER_S)) throw new InvalidArgumentError(`expected 0 to ${MAX_LINGER_S} seconds`)
+  return n
+}
+
 function err (line: string): void { process.stderr.write(line + '\n') }
 
 /** Builds the CLI; `main` parses argv with it. */
@@ -154,15 +164,16 @@ export function buildProgram (): Command {
     .argument('<name...>', 'file names or glob patterns (quote them: "logs/*.csv")')
     .requiredOption('-o, --out <dir>', 'output directory')
     .option('--seed', 'keep serving after the download until SIGINT/SIGTERM')
-    .option('--linger <seconds>', 'after the download, keep serving peers that still download the same files and ask us, at most this long (0: leave at once)', parseSeconds, DEFAULT_LINGER_S)
+    .option('--linger <seconds>', 'after the download, keep serving peers that still download the same files and ask us, at most this long (0: leave at once)', parseLinger, DEFAULT_LINGER_S)
     .option('--json', 'one JSON event per line')
     .option('--no-direct-io', 'write through the page cache (default: past it, where the file system allows)')
     .action(async (names: string[], o: PeerFlags & { out: string, seed?: boolean, linger: number, json?: boolean, directIo: boolean }) => {
       const progress = o.json === true ? 'json' : process.stdout.isTTY ? 'tty' : 'plain'
       await guard('get', async () => await runGet(names, { ...common(o), out: o.out, seed: o.seed === true, linger: o.linger, directIo: o.directIo, progress }, io))()
       // Everything is on disk and every connection closed: leave now rather than after the loop drains
-      // (a file handle's close could keep a getter alive 0.1-0.5 s longer when a swarm ends at once).
-      process.exit()
+      // (a file handle's close could keep a getter alive 0.1-0.5 s longer when a swarm ends at once),
+      // once what was written to stdout has gone out.
+      process.stdout.write('', () => process.exit())
     })
 
   program.command('ls')

@@ -20,7 +20,7 @@ export interface LingerDeps {
   pendingRequests: () => number
 }
 
-/** Why the stay ended. */
+/** Why the stay ended ('tracker-error': the tracker failed or did not answer within idleMs). */
 export type LingerEnd = 'swarm-complete' | 'idle' | 'time-limit' | 'stopped' | 'tracker-error'
 
 /**
@@ -35,14 +35,14 @@ export async function lingerWhileNeeded (deps: LingerDeps, files: readonly strin
   let stopped = false
   const stopping = new AbortController()
   stop.then(() => { stopped = true; stopping.abort() }, () => { stopped = true; stopping.abort() })
-  /** `p`, or null once the stay is over (time up or stopped), whichever comes first. */
-  const within = async <T>(p: Promise<T>): Promise<T | null> => {
+  /** `p`, or null after `limitMs` or once stopped, whichever comes first. */
+  const within = async <T>(p: Promise<T>, limitMs: number): Promise<T | null> => {
     if (stopping.signal.aborted) return null
     const timer = new AbortController()
     const onStop = (): void => { timer.abort() }
     stopping.signal.addEventListener('abort', onStop)
     try {
-      return await Promise.race([p, sleep(left(), null, { signal: timer.signal }).catch(() => null)])
+      return await Promise.race([p, sleep(limitMs, null, { signal: timer.signal }).catch(() => null)])
     } finally {
       timer.abort()
       stopping.signal.removeEventListener('abort', onStop)
@@ -54,8 +54,11 @@ export async function lingerWhileNeeded (deps: LingerDeps, files: readonly strin
       let downloading = false
       try {
         for (const f of files) {
-          const answer = await within(deps.swarm(f))
-          if (answer === null) return stopped ? 'stopped' : 'time-limit'
+          // A tracker that takes longer than idleMs to answer (gone, or reconnecting) is no use to
+          // the peers we serve either: leave rather than wait out the whole stay.
+          const byTime = left() <= opts.idleMs
+          const answer = await within(deps.swarm(f), byTime ? left() : opts.idleMs)
+          if (answer === null) return stopped ? 'stopped' : byTime ? 'time-limit' : 'tracker-error'
           if (answer.members.some(m => !m.seed)) { downloading = true; break }
         }
       } catch {
@@ -65,7 +68,7 @@ export async function lingerWhileNeeded (deps: LingerDeps, files: readonly strin
       const now = performance.now()
       if (left() === 0) return 'time-limit'
       if (deps.pendingRequests() === 0 && now - Math.max(start, deps.lastRequestMs()) >= opts.idleMs) return 'idle'
-      if (await within(sleep(Math.min(opts.pollMs, left()), true)) === null) return stopped ? 'stopped' : 'time-limit'
+      if (await within(sleep(Math.min(opts.pollMs, left()), true), left()) === null) return stopped ? 'stopped' : 'time-limit'
     }
   } finally {
     stopping.abort()

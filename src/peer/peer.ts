@@ -133,6 +133,7 @@ export class PeerNode extends EventEmitter {
     let last: Error = new Error('tracker lost')
     while (!this.stopped && performance.now() < deadline) {
       await new Promise(resolve => setTimeout(resolve, Math.min(delay, Math.max(0, deadline - performance.now()))))
+      if (this.stopped) break
       delay = Math.min(5000, delay * 2)
       try {
         const link = await this.connectTracker()

@@ -13,6 +13,8 @@ const log = debuglog('dfss:upload')
 
 /** See Uploader.turnKey. */
 const REPEAT_PENALTY_MS = 200
+/** At most this many earlier uploads count: a request waits at most 1 s more than in arrival order, far below the 15 s request timeout. */
+const REPEAT_PENALTY_CAP = 5
 
 /** Options of {@link Uploader}. */
 export interface UploaderOptions {
@@ -225,9 +227,9 @@ export class Uploader extends EventEmitter {
 
   /**
    * When the upload cap makes requests wait, the one for a segment we sent least often goes first:
-   * each earlier upload of it counts as REPEAT_PENALTY_MS of lateness. A segment that just arrived
-   * spreads before ones that many peers hold already, which shortens the end of a capped swarm; the
-   * penalty keeps the wait of any request bounded.
+   * each earlier upload of it (up to REPEAT_PENALTY_CAP) counts as REPEAT_PENALTY_MS of lateness. A
+   * segment that just arrived spreads before ones that many peers hold already, which shortens the end
+   * of a capped swarm; the cap keeps the extra wait of any request at 1 s.
    */
   private turnKey (file: string, index: number): number {
     let counts = this.sentCounts.get(file)
@@ -238,7 +240,7 @@ export class Uploader extends EventEmitter {
     }
     const sent = counts[index] ?? 0
     if (index < counts.length && sent < 255) counts[index] = sent + 1
-    return performance.now() + sent * REPEAT_PENALTY_MS
+    return performance.now() + Math.min(sent, REPEAT_PENALTY_CAP) * REPEAT_PENALTY_MS
   }
 
   /** Segments stored during this turn of the event loop, per file, not yet announced. */

@@ -234,7 +234,11 @@ export class Tracker extends EventEmitter {
       return
     }
     const ids = [...f.seeds, ...f.peers].filter(id => id !== rec.id && this.peers.has(id))
-    await this.refreshUploads(ids)
+    // A downloader's first request (the one that asks for the metadata) is answered with the counts we
+    // have: a newcomer has nothing to balance yet, everyone is near zero when a swarm starts, and the
+    // members it would wait for are often busy starting too (up to pollTimeoutMs before its first
+    // segment request). Its later requests, every few segments, poll first.
+    if (!withMeta) await this.refreshUploads(ids)
     const members: Member[] = []
     for (const id of ids) {
       const p = this.peers.get(id)

@@ -3,6 +3,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { describe, it } from 'node:test'
+import { MAX_LINGER_S, parseLinger } from '../../src/cli/main.ts'
 import { ROOT, runDfss, type CliResult } from '../helpers/cli.ts'
 
 const COMMANDS = ['run', 'demo', 'tracker', 'share', 'get', 'ls', 'bench', 'mpi']
@@ -90,6 +91,19 @@ describe('dfss CLI', () => {
     const res = await runDfss(['get', 'x', '-o', os.tmpdir(), '-t', '127.0.0.1:1', '--upload-limit', 'fast'])
     assert.notEqual(res.code, 0)
     assert.match(res.stderr, /not a rate/)
+  })
+
+  it('--linger takes 0 to a day of seconds, nothing else', () => {
+    assert.equal(parseLinger('0'), 0)
+    assert.equal(parseLinger('2.5'), 2.5)
+    assert.equal(parseLinger(String(MAX_LINGER_S)), MAX_LINGER_S)
+    for (const bad of ['', ' ', '-1', 'soon', 'Infinity', String(MAX_LINGER_S + 1), '1e9']) assert.throws(() => parseLinger(bad), /expected 0 to/, bad)
+  })
+
+  it('a bad --linger is refused before anything starts', async () => {
+    const res = await runDfss(['get', 'x', '-o', os.tmpdir(), '-t', '127.0.0.1:1', '--linger', '-1'])
+    assert.notEqual(res.code, 0)
+    assert.match(res.stderr, /--linger.*expected 0 to/)
   })
 
   it('a bad tracker address is refused', async () => {

@@ -147,8 +147,10 @@ describe('real mode end to end (tracker, share, get, ls on 127.0.0.1)', { timeou
     assert.deepEqual(catalog.map(e => [e.name, e.seeds]), [['data/blob.bin', 2], ['data/small.bin', 2], ['readme.txt', 2]])
 
     const outs = [await tempDir(t, 'multi-o1'), await tempDir(t, 'multi-o2'), await tempDir(t, 'multi-o3')]
-    const getters = outs.map((o, i) => startGet(t, `getter ${i}`, addr, ['**'], o))
+    // The third leaves at once when done (--linger 0): its output has no linger event.
+    const getters = outs.map((o, i) => startGet(t, `getter ${i}`, addr, ['**'], o, i === 2 ? ['--json', '--linger', '0'] : ['--json']))
     for (const g of getters) await finished(g)
+    assert.deepEqual(getters.map(g => jsonEvents(g.stdout).filter(e => e.event === 'linger').length), [1, 1, 0])
     let mixed = 0
     for (const [i, o] of outs.entries()) {
       await assertSameFiles(o, expected, `getter ${i}`)

@@ -57,6 +57,11 @@ describe('lingerWhileNeeded', () => {
     assert.equal(await lingerWhileNeeded(silent, ['f'], { maxMs: 20, idleMs: 60_000, pollMs: 1 }, never), 'time-limit')
   })
 
+  it('leaves with tracker-error when the tracker does not answer within idleMs (lost, reconnecting)', async () => {
+    const silent: LingerDeps = { swarm: async () => await never, lastRequestMs: () => performance.now(), pendingRequests: () => 1 }
+    assert.equal(await lingerWhileNeeded(silent, ['f'], { maxMs: 60_000, idleMs: 20, pollMs: 1 }, never), 'tracker-error')
+  })
+
   it('ends on stop, and on a tracker error', async () => {
     const stop = Promise.resolve()
     assert.equal(await lingerWhileNeeded(deps([STILL_DOWNLOADING]), ['f'], { maxMs: 60_000, idleMs: 60_000, pollMs: 60_000 }, stop), 'stopped')

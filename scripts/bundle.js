@@ -2,7 +2,7 @@
 // Build step after tsc: bundles the two entries (ranks; the CLI) into one CommonJS file each beside
 // them in dist/src/cli/, and makes their V8 code caches. The rank cache is made after running the
 // bundled code once, the tracker and the example peers in this process on loopback, so that the
-// functions of both are compiled; the CLI cache after loading it.
+// functions of both are compiled; the CLI cache after running a tracker, a share and a get the same way.
 // Usage: node scripts/bundle.js   (run by `npm run build`, `npm test`, `npm run demo`, `npm run bench`)
 import { build } from 'esbuild'
 import { randomBytes } from 'node:crypto'
@@ -40,6 +40,16 @@ for (const [name, entry] of Object.entries(BUNDLES)) {
   await writeFile(inputsPath(name), JSON.stringify(inputs) + '\n')
 }
 
+/** Output callbacks for a warm-up command and the first match of `re` in them (its first group), within 60 s. */
+function outputMatch (re, what) {
+  let found
+  const match = new Promise((resolve, reject) => {
+    found = resolve
+    setTimeout(() => reject(new Error(`warm-up: ${what} did not start within 60 s`)), 60_000).unref()
+  })
+  return { match, io: { out: s => { const m = re.exec(s); if (m !== null) found(m[1] ?? m[0]) }, err: () => {} } }
+}
+
 async function writeCache (name, script) {
   const tmp = `${cachePath(name)}.${process.pid}.tmp`
   await writeFile(tmp, script.createCachedData())
@@ -74,20 +84,12 @@ try {
   await writeFile(file, randomBytes(3 * 65536 + 123))
   const sink = { out: () => {}, err: () => {} }
   let stopTracker, stopShare
-  let addr = null
-  const trackerDone = cli.exports.runTracker({ host: '127.0.0.1', port: 0, secret: null }, { out: s => { addr ??= /listening on (\S+)/.exec(s)?.[1] ?? null }, err: () => {} }, new Promise(resolve => { stopTracker = resolve }))
-  const deadline = Date.now() + 60_000
-  while (addr === null) {
-    if (Date.now() > deadline) throw new Error('warm-up: the tracker did not start within 60 s')
-    await new Promise(resolve => setTimeout(resolve, 5))
-  }
-  let sharing
-  const shared = new Promise((resolve, reject) => {
-    sharing = resolve
-    setTimeout(() => reject(new Error('warm-up: the share did not start within 60 s')), 60_000).unref()
-  })
-  const shareDone = cli.exports.runShare([file], { tracker: addr, host: '127.0.0.1', segmentSize: 65536 }, { out: s => { if (s.startsWith('sharing')) sharing() }, err: () => {} }, new Promise(resolve => { stopShare = resolve }))
-  await shared
+  const tracker = outputMatch(/listening on (\S+)/, 'the tracker')
+  const trackerDone = cli.exports.runTracker({ host: '127.0.0.1', port: 0, secret: null }, tracker.io, new Promise(resolve => { stopTracker = resolve }))
+  const addr = await tracker.match
+  const share = outputMatch(/^sharing/, 'the share')
+  const shareDone = cli.exports.runShare([file], { tracker: addr, host: '127.0.0.1', segmentSize: 65536 }, share.io, new Promise(resolve => { stopShare = resolve }))
+  await share.match
   const got = await cli.exports.runGet(['warm.*'], { tracker: addr, host: '127.0.0.1', out: path.join(real, 'out'), progress: 'plain' }, sink,
     new Promise(resolve => { setTimeout(resolve, 60_000).unref() }))
   stopShare()

@@ -90,9 +90,9 @@ async function runPeerRank (o: ClassicRankOptions): Promise<number> {
     // 32-byte segments: the seed's bandwidth is no bottleneck, and first-pass refusals would only add round trips.
     superSeed: false,
     // At most 4 peer sources: each source a peer uses subscribes it to that source's HAVEs, which
-    // outnumber segments in a crowd. Flash crowd, `dfss run -n 33`, 4 runs each alternating: 2.23-2.63 s
-    // against 2.30-2.99 s with 8 (and again, 6 runs each: 2.58-3.23 s against 2.68-3.45 s); the public tests showed
-    // no difference beyond the noise.
+    // outnumber segments in a crowd. Flash crowd, `dfss run -n 33`, alternating: 2.23-2.63 s against
+    // 2.30-2.99 s with 8 (4 runs each), 2.58-3.23 s against 2.68-3.45 s (6 runs each); the public
+    // tests showed no difference beyond the noise.
     download: { verify: verifySegment, perSourceLimit: 4, maxInFlight: 16, maxSourcesPerFile: 4 }
   })
   try {

@@ -6,17 +6,16 @@ import { InputError } from '../classic/input.ts'
 import { runSwarm } from '../launch/run.ts'
 import { formatSummary } from '../launch/stats.ts'
 import { runDemo } from './demo.ts'
-import { runGet, runLs, runShare, runTracker, type PeerCliOptions } from './real.ts'
+import { DEFAULT_LINGER_S, HONEST_PIPELINE, runGet, runLs, runShare, runTracker, type PeerCliOptions } from './real.ts'
 import { parseRate } from '../util/rate-limiter.ts'
 import { MAX_SEGMENT_BYTES } from '../protocol/messages.ts'
-import { DEFAULT_LINGER_S, HONEST_PIPELINE } from './real.ts'
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
 
-/** Parses a positive integer option. */
 // Exported for the build's warm-up run (scripts/bundle.js), which compiles them before the code cache is made.
 export { runGet, runShare, runTracker }
 
+/** Parses a positive integer option. */
 export function parseIntOption (v: string): number {
   if (!/^[0-9]+$/.test(v)) throw new InvalidArgumentError('expected a whole number')
   return Number(v)

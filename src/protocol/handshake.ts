@@ -8,9 +8,13 @@ export const HANDSHAKE_MAX_FRAME_BYTES = 1024
 /** What one side says about itself in its HELLO. */
 export interface HelloInit { role: Role, id: number, secret: string | null }
 
-/** Builds our HELLO with a fresh nonce. */
+/**
+ * Builds our HELLO: with a secret, a fresh random nonce for the challenge-response; without one the
+ * nonce is never read, so it is zeros (and node:crypto is not loaded at all).
+ */
 export function createHello (init: HelloInit): Extract<Message, { type: 'hello' }> {
-  return { type: 'hello', version: PROTOCOL_VERSION, auth: init.secret !== null, role: init.role, id: init.id, nonce: randomBytes(NONCE_BYTES) }
+  const nonce = init.secret !== null ? randomBytes(NONCE_BYTES) : Buffer.alloc(NONCE_BYTES)
+  return { type: 'hello', version: PROTOCOL_VERSION, auth: init.secret !== null, role: init.role, id: init.id, nonce }
 }
 
 /**

@@ -2,11 +2,17 @@ import { createRequire } from 'node:module'
 import type * as Crypto from 'node:crypto'
 
 // `import ... from 'node:crypto'` makes Node build the whole ESM namespace, which evaluates the lazy
-// `webcrypto` getter: about 40 ms per process. Every rank of a classic run pays it, so the CommonJS
-// object is taken instead and only what DFSS uses is exported.
-const crypto = createRequire(import.meta.url)('node:crypto') as typeof Crypto
+// `webcrypto` getter: about 40 ms per process. The CommonJS object is taken instead, and only on first
+// use: a classic peer without a swarm secret never needs it (its HELLO nonce is unused), and loading
+// it costs every one of a run's processes 2-3 ms of CPU.
+const require = createRequire(import.meta.url)
+let crypto: typeof Crypto | null = null
+function load (): typeof Crypto {
+  crypto ??= require('node:crypto') as typeof Crypto
+  return crypto
+}
 
-export const createHash = crypto.createHash
-export const createHmac = crypto.createHmac
-export const randomBytes = crypto.randomBytes
-export const timingSafeEqual = crypto.timingSafeEqual
+export const createHash: typeof Crypto.createHash = (algorithm, options) => load().createHash(algorithm, options)
+export const createHmac: typeof Crypto.createHmac = (algorithm, key, options) => load().createHmac(algorithm, key, options)
+export const randomBytes = (size: number): Buffer => load().randomBytes(size)
+export const timingSafeEqual: typeof Crypto.timingSafeEqual = (a, b) => load().timingSafeEqual(a, b)

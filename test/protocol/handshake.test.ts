@@ -33,6 +33,14 @@ describe('createHello', () => {
     assert.equal(a.nonce.length, NONCE_BYTES)
     assert.notDeepEqual(a.nonce, b.nonce)
   })
+
+  it('draws a fresh random nonce for every HELLO with a secret, and sends zeros without one (never read)', () => {
+    const a = createHello({ role: 'peer', id: 1, secret: 's' })
+    const b = createHello({ role: 'peer', id: 1, secret: 's' })
+    assert.notDeepEqual(a.nonce, b.nonce)
+    assert.notDeepEqual(a.nonce, Buffer.alloc(NONCE_BYTES))
+    assert.deepEqual(createHello({ role: 'peer', id: 1, secret: null }).nonce, Buffer.alloc(NONCE_BYTES))
+  })
 })
 
 describe('checkHello', () => {

@@ -1,6 +1,6 @@
 import { EventEmitter, once } from 'node:events'
 import net from 'node:net'
-import { ProtocolError } from '../protocol/errors.ts'
+import { ProtocolError, knownErrorCode, type ProtocolErrorCode } from '../protocol/errors.ts'
 import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder } from '../protocol/frame.ts'
 import { HANDSHAKE_MAX_FRAME_BYTES, checkAuth, checkHello, computeMac, createHello } from '../protocol/handshake.ts'
 import { decodeMessage, encodeMessage, type Message, type Role } from '../protocol/messages.ts'
@@ -60,6 +60,19 @@ export class Connection extends EventEmitter {
   }
 
   /** Runs the handshake on a connected socket (either side) and resolves with an active connection. */
+  /**
+   * Turns away a connection we will not serve (a full server): tells the remote why in an ERROR frame,
+   * which its handshake reports as `refused by the remote side: ...` with our code, then closes. The
+   * socket is destroyed at the latest after a second, so a remote that never reads holds nothing.
+   */
+  static refuse (socket: net.Socket, code: ProtocolErrorCode, message: string): void {
+    socket.on('error', () => {})
+    socket.setNoDelay(true)
+    for (const part of encodeMessage({ type: 'error', code, message })) socket.write(part)
+    socket.end()
+    setTimeout(() => socket.destroy(), 1000).unref()
+  }
+
   static async establish (socket: net.Socket, opts: ConnectionOptions): Promise<Connection> {
     const conn = new Connection(socket, false)
     await conn.handshake(opts, false)
@@ -103,7 +116,7 @@ export class Connection extends EventEmitter {
     })
     const timer = setTimeout(() => settle?.(new ProtocolError('ERR_TIMEOUT', 'handshake timed out')), opts.handshakeTimeoutMs ?? 10_000)
     const onMessage = (msg: Message): void => {
-      if (msg.type === 'error') throw new ProtocolError('ERR_AUTH', `refused by the remote side: ${msg.message}`)
+      if (msg.type === 'error') throw new ProtocolError(knownErrorCode(msg.code) ?? 'ERR_AUTH', `refused by the remote side: ${msg.message}`)
       if (peer.hello === null) {
         peer.hello = checkHello(hello, msg)
         if (secret === null) { settle?.(); return }

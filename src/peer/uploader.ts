@@ -110,7 +110,10 @@ export class Uploader extends EventEmitter {
 
   private accept (socket: net.Socket): void {
     socket.on('error', () => {})
-    if (this.served.size + this.handshaking >= this.opts.maxConnections) { socket.destroy(); return }
+    if (this.served.size + this.handshaking >= this.opts.maxConnections) {
+      Connection.refuse(socket, 'ERR_LIMIT', `peer ${this.opts.id} is at its limit of ${this.opts.maxConnections} connection${this.opts.maxConnections === 1 ? '' : 's'}`)
+      return
+    }
     this.handshaking++
     Connection.establish(socket, {
       role: 'peer',

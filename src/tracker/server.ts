@@ -111,8 +111,9 @@ export class Tracker extends EventEmitter {
   private get classic (): boolean { return this.opts.expectedPeers !== null }
 
   private accept (socket: net.Socket): void {
-    if (this.closing || this.conns.size + this.handshaking >= this.opts.maxConnections) {
-      socket.destroy()
+    if (this.closing) { socket.destroy(); return }
+    if (this.conns.size + this.handshaking >= this.opts.maxConnections) {
+      Connection.refuse(socket, 'ERR_LIMIT', `the tracker is at its limit of ${this.opts.maxConnections} connection${this.opts.maxConnections === 1 ? '' : 's'}`)
       return
     }
     socket.on('error', () => {})

@@ -462,11 +462,15 @@ describe('limits', { timeout: 60_000 }, () => {
     // a handshake completes on our side before the seed has counted us: make sure it has, then overflow
     for (const c of held) { c.send({ type: 'req-have', file: f.name }); await c.next('have-map') }
     inject('connection past --max-connections')
-    await assert.rejects(RawClient.connect(null, seedAddr, { role: 'peer', id: 1005 }), 'the 6th connection was let in')
+    await assert.rejects(RawClient.connect(null, seedAddr, { role: 'peer', id: 1005 }), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'ERR_LIMIT', err.message)
+      assert.match(err.message, /refused by the remote side: peer \d+ is at its limit of 5 connections/)
+      return true
+    }, 'the 6th connection is let in, or turned away without the reason')
     const out = await tempDir(t, 'faults-maxconn')
     const guard = guardFinals(t, out, new Map([[f.name, f]]))
     const g = startGet(t, 'getter', addr, [f.name], out)
-    await g.waitFor(new RegExp(`cannot reach peer ${seed.id} `), { stream: 'stderr' })
+    await g.waitFor(new RegExp(`cannot reach peer ${seed.id} .*at its limit of 5 connections`), { stream: 'stderr' })
     assert.ok(held.every(c => !c.closed), 'the 5 connections within the limit carry on')
     await (held[0] as RawClient).close()
     await finished(g)
@@ -494,6 +498,7 @@ describe('limits', { timeout: 60_000 }, () => {
     inject('connection past --max-connections')
     const ls = await runDfss(['ls', '-t', addr], { env: CLEAN_ENV, timeoutMs: 10_000 })
     assert.notEqual(ls.code, 0, 'a 4th connection was let in')
+    assert.match(ls.stderr, /the tracker is at its limit of 3 connections/, 'the refused client is told why')
     assert.equal(ls.signal, null)
     await (held[0] as RawClient).close()
     const out = await tempDir(t, 'faults-tracker-maxconn')

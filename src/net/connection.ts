@@ -59,7 +59,6 @@ export class Connection extends EventEmitter {
     socket.on('error', err => { this.closeError ??= err })
   }
 
-  /** Runs the handshake on a connected socket (either side) and resolves with an active connection. */
   /**
    * Turns away a connection we will not serve (a full server): tells the remote why in an ERROR frame,
    * which its handshake reports as `refused by the remote side: ...` with our code, then closes. The
@@ -73,6 +72,7 @@ export class Connection extends EventEmitter {
     setTimeout(() => socket.destroy(), 1000).unref()
   }
 
+  /** Runs the handshake on a connected socket (either side) and resolves with an active connection. */
   static async establish (socket: net.Socket, opts: ConnectionOptions): Promise<Connection> {
     const conn = new Connection(socket, false)
     await conn.handshake(opts, false)

@@ -28,6 +28,10 @@ export interface ConnectionOptions {
 /** What the remote side said about itself. */
 export interface RemoteInfo { role: Role, id: number }
 
+/** Sockets being turned away with a reason at once (see Connection.refuse), over the process. */
+const MAX_REFUSING = 64
+let refusing = 0
+
 /**
  * One framed, handshaken TCP connection. Emits `message` (Message) and, once, `close` (Error | undefined).
  * Never emits `error`: a remote fault closes this connection only and is reported through `close`.
@@ -62,10 +66,14 @@ export class Connection extends EventEmitter {
   /**
    * Turns away a connection we will not serve (a full server): tells the remote why in an ERROR frame,
    * which its handshake reports as `refused by the remote side: ...` with our code, then closes. The
-   * socket is destroyed at the latest after a second, so a remote that never reads holds nothing.
+   * socket is destroyed at the latest after a second, so a remote that never reads holds nothing; past
+   * MAX_REFUSING such sockets at once (a flood), the next ones are destroyed without a word.
    */
   static refuse (socket: net.Socket, code: ProtocolErrorCode, message: string): void {
     socket.on('error', () => {})
+    if (refusing >= MAX_REFUSING) { socket.destroy(); return }
+    refusing++
+    socket.once('close', () => { refusing-- })
     socket.setNoDelay(true)
     for (const part of encodeMessage({ type: 'error', code, message })) socket.write(part)
     socket.end()

@@ -31,23 +31,31 @@ exports.BUNDLE_V8_FLAGS = BUNDLE_V8_FLAGS
 
 /**
  * Node's built-in modules come with code caches of their own, which V8 refuses too once the flags
- * changed: those a rank always loads are loaded before, or each would be compiled from source (perf:
+ * changed: those every rank loads are loaded before, or each would be compiled from source (perf:
  * parsing rose from 4% to 6.5% of a flash crowd's CPU). `net` loads `cluster` and `dns` on first use
- * (listen, connect), `performance` loads perf_hooks, `util.parseArgs` its parser.
+ * (listen, connect), `performance` loads perf_hooks, `util.parseArgs` its parser. Not `node:crypto`:
+ * only rank 0 (file ids) and ranks with a swarm secret use it, and they compile it from source.
  */
 const PRELOAD_BEFORE_FLAGS = {
   rank: () => {
-    for (const m of ['node:fs/promises', 'node:timers/promises', 'node:net', 'node:dns', 'node:cluster', 'node:perf_hooks', 'node:readline']) require(m)
+    for (const m of ['node:fs/promises', 'node:timers/promises', 'node:net', 'node:dns', 'node:cluster', 'node:perf_hooks']) require(m)
     void require('node:util').parseArgs
   }
 }
+
+/** The V8 flags this process set through applyV8Flags. */
+const appliedFlags = []
+exports.appliedV8Flags = () => [...appliedFlags]
 
 /** Sets bundle `name`'s V8 flags (see BUNDLE_V8_FLAGS), first loading the built-ins it will use. */
 function applyV8Flags (name) {
   const flags = BUNDLE_V8_FLAGS[name] ?? []
   if (flags.length === 0) return
   PRELOAD_BEFORE_FLAGS[name]?.()
-  for (const flag of flags) v8.setFlagsFromString(flag)
+  for (const flag of flags) {
+    v8.setFlagsFromString(flag)
+    appliedFlags.push(flag)
+  }
 }
 
 function bundlePath (name) { return path.join(CLI_DIR, `${name}.bundle.cjs`) }

@@ -8,14 +8,14 @@
 'use strict'
 // CommonJS (bin/package.json): no ES module loader to start unless the bundle is missing or stale.
 const { debuglog } = require('node:util')
-const { BUNDLE_V8_FLAGS, loadBundle } = require('./bundle-loader.js')
+const { appliedV8Flags, loadBundle } = require('./bundle-loader.js')
 
 async function start () {
   const sub = process.argv[2]
   const lean = sub === 'rank' || sub === 'mpi'
   // `dfss bench` loads an ES-only package on demand, which a bundle run through node:vm cannot import.
   const bundle = sub === 'bench' ? null : loadBundle(lean ? 'rank' : 'cli')
-  debuglog('dfss:boot')('%s entry: %s', lean ? 'rank' : 'cli', bundle === null ? 'modules (no current bundle, or dfss bench)' : `bundle, code cache ${bundle.cacheRejected === null ? 'missing' : bundle.cacheRejected ? 'rejected' : 'accepted'}, V8 flags: ${BUNDLE_V8_FLAGS[lean ? 'rank' : 'cli'].join(' ') || 'none'}`)
+  debuglog('dfss:boot')('%s entry: %s, V8 flags set: %s', lean ? 'rank' : 'cli', bundle === null ? 'modules (no current bundle, or dfss bench)' : `bundle, code cache ${bundle.cacheRejected === null ? 'missing' : bundle.cacheRejected ? 'rejected' : 'accepted'}`, appliedV8Flags().join(' ') || 'none')
   if (lean) {
     const { main } = bundle?.exports ?? await import('../dist/src/cli/rank-main.js')
     process.exitCode = await main(process.argv.slice(2))

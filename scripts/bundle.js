@@ -117,7 +117,10 @@ async function makeCache (name) {
   await (name === 'rank' ? warmRank : warmCli)(loaded.exports)
   await writeCache(name, loaded.script)
   const check = loadBundle(name)
-  if (check === null || check.cacheRejected !== false) throw new Error(`the code cache of the ${name} bundle is not accepted`)
+  if (check === null || check.cacheRejected !== false) {
+    await rm(cachePath(name), { force: true })
+    throw new Error(`the code cache of the ${name} bundle is not accepted`)
+  }
 }
 
 if (process.argv[2] === '--cache') {
@@ -125,7 +128,7 @@ if (process.argv[2] === '--cache') {
 } else {
   await buildBundles()
   for (const name of Object.keys(BUNDLES)) {
-    const res = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--cache', name], { stdio: 'inherit' })
+    const res = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--cache', name], { stdio: 'inherit', timeout: 180_000 })
     if (res.status !== 0) throw new Error(`making the code cache of the ${name} bundle failed (${res.error?.message ?? `exit ${res.status ?? res.signal}`})`)
   }
   console.log(`bundles: ${Object.keys(BUNDLES).map(n => path.relative(root, bundlePath(n))).join(', ')}, with code caches`)

@@ -28,7 +28,7 @@ export interface ConnectionOptions {
 /** What the remote side said about itself. */
 export interface RemoteInfo { role: Role, id: number }
 
-/** Sockets being turned away with a reason at once (see Connection.refuse), over the process. */
+/** Sockets being turned away with a reason at once (see Connection.refuse), over the whole process. */
 const MAX_REFUSING = 64
 let refusing = 0
 
@@ -77,7 +77,11 @@ export class Connection extends EventEmitter {
     socket.setNoDelay(true)
     for (const part of encodeMessage({ type: 'error', code, message })) socket.write(part)
     socket.end()
-    setTimeout(() => socket.destroy(), 1000).unref()
+    // Whatever the remote sent is dropped, so its FIN ends the socket at once.
+    socket.resume()
+    const timer = setTimeout(() => socket.destroy(), 1000)
+    timer.unref()
+    socket.once('close', () => { clearTimeout(timer) })
   }
 
   /** Runs the handshake on a connected socket (either side) and resolves with an active connection. */

@@ -12,14 +12,14 @@ describe('start-up path', () => {
     const res = await runDfss(['rank', '--help'], { env: { NODE_DEBUG: 'dfss:boot' } })
     assert.equal(res.code, 0, res.stderr)
     // The cache is made under the rank bundle's V8 flags: taken only if the rank runs with them too.
-    assert.match(res.stderr, /rank entry: bundle, code cache accepted, V8 flags: --interrupt-budget=675840/)
+    assert.match(res.stderr, /rank entry: bundle, code cache accepted, V8 flags set: --interrupt-budget=675840/)
     assert.match(res.stdout, /Usage: dfss mpi/)
   })
 
   it('the CLI runs its bundle with the code cache too, and the bench from the modules', async () => {
     const res = await runDfss(['--version'], { env: { NODE_DEBUG: 'dfss:boot' } })
     assert.equal(res.code, 0, res.stderr)
-    assert.match(res.stderr, /cli entry: bundle, code cache accepted, V8 flags: none/)
+    assert.match(res.stderr, /cli entry: bundle, code cache accepted, V8 flags set: none/)
     const bench = await runDfss(['bench', '--help'], { env: { NODE_DEBUG: 'dfss:boot' } })
     assert.equal(bench.code, 0, bench.stderr)
     assert.match(bench.stderr, /cli entry: modules/)

@@ -25,7 +25,8 @@ describe('writeFileAtomic', () => {
   it('steps over temp names already taken (a crashed process with the same pid) without touching them', async () => {
     await withDir(async dir => {
       const file = path.join(dir, 'out.txt')
-      // Every name the next 40 writes of this process could pick.
+      // The first 40 names this process's counter gives: whatever it is at now (earlier tests used
+      // some), the next write meets taken names until it passes them.
       const stale = Array.from({ length: 40 }, (_, k) => `.out.txt.${process.pid}-${(k + 1).toString(36)}.tmp`)
       await Promise.all(stale.map(async n => { await writeFile(path.join(dir, n), 'stale') }))
       await writeFileAtomic(file, 'fresh')

@@ -18,28 +18,26 @@ exports.CLI_DIR = CLI_DIR
 exports.BUNDLES = { rank: 'rank-main.js', cli: 'main.js' }
 
 /**
- * V8 flags a bundle's process runs with, set just before the bundle is compiled. V8 takes a code cache
- * only under the flags it was made with, so scripts/bundle.js makes each cache in a process of its own
- * with the same flags.
+ * The V8 flags a bundle's process runs with, set just before the bundle is compiled, and the built-in
+ * modules loaded before them. V8 takes a code cache only under the flags it was made with, so
+ * scripts/bundle.js makes each cache in a process of its own with the same flags; Node's built-in
+ * modules have code caches of their own, refused the same way, so those the process always loads come
+ * first (otherwise each is compiled from source: parsing rose from 4% to 6.5% of a flash crowd's CPU).
+ *
  * Ranks: a classic rank lives a fraction of a second and moves at most 10 files of 100 segments, so
  * code it optimises is rarely run again: in a 33-rank flash crowd, V8's optimising compiler took 10% of
  * all CPU (perf, 2026-11-25). Ten times V8's interrupt budget (default 67,584) keeps it for code that
- * stays hot, such as the tracker of a large swarm.
+ * stays hot, such as the tracker of a large swarm. `net` loads `cluster` and `dns` on first use (listen,
+ * connect), `performance` loads perf_hooks, `util.parseArgs` its parser. Not `node:crypto`: only rank 0
+ * (file ids) and ranks with a swarm secret use it, and they compile it from source.
  */
-const BUNDLE_V8_FLAGS = { rank: ['--interrupt-budget=675840'], cli: [] }
-exports.BUNDLE_V8_FLAGS = BUNDLE_V8_FLAGS
-
-/**
- * Node's built-in modules come with code caches of their own, which V8 refuses too once the flags
- * changed: those every rank loads are loaded before, or each would be compiled from source (perf:
- * parsing rose from 4% to 6.5% of a flash crowd's CPU). `net` loads `cluster` and `dns` on first use
- * (listen, connect), `performance` loads perf_hooks, `util.parseArgs` its parser. Not `node:crypto`:
- * only rank 0 (file ids) and ranks with a swarm secret use it, and they compile it from source.
- */
-const PRELOAD_BEFORE_FLAGS = {
-  rank: () => {
-    for (const m of ['node:fs/promises', 'node:timers/promises', 'node:net', 'node:dns', 'node:cluster', 'node:perf_hooks']) require(m)
-    void require('node:util').parseArgs
+const V8_SETUP = {
+  rank: {
+    flags: ['--interrupt-budget=675840'],
+    preload: () => {
+      for (const m of ['node:fs/promises', 'node:timers/promises', 'node:net', 'node:dns', 'node:cluster', 'node:perf_hooks']) require(m)
+      void require('node:util').parseArgs
+    }
   }
 }
 
@@ -47,12 +45,12 @@ const PRELOAD_BEFORE_FLAGS = {
 const appliedFlags = []
 exports.appliedV8Flags = () => [...appliedFlags]
 
-/** Sets bundle `name`'s V8 flags (see BUNDLE_V8_FLAGS), first loading the built-ins it will use. */
+/** Sets bundle `name`'s V8 flags (see V8_SETUP), first loading the built-ins it will use. */
 function applyV8Flags (name) {
-  const flags = BUNDLE_V8_FLAGS[name] ?? []
-  if (flags.length === 0) return
-  PRELOAD_BEFORE_FLAGS[name]?.()
-  for (const flag of flags) {
+  const setup = V8_SETUP[name]
+  if (setup === undefined) return
+  setup.preload()
+  for (const flag of setup.flags) {
     v8.setFlagsFromString(flag)
     appliedFlags.push(flag)
   }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Build step after tsc: bundles the two entries (ranks; the CLI) into one CommonJS file each beside
 // them in dist/src/cli/, and makes their V8 code caches. Each cache is made in a process of its own
-// (`bundle.js --cache NAME`), under the V8 flags that bundle runs with (BUNDLE_V8_FLAGS in
+// (`bundle.js --cache NAME`), under the V8 flags that bundle runs with (V8_SETUP in
 // bin/bundle-loader.js), after running the bundled code once so that what it runs is compiled: the
 // rank cache after the tracker and the example peers on loopback in that process, the CLI cache after a
 // tracker, a share and a get.
@@ -110,11 +110,14 @@ async function warmCli (cli) {
   }
 }
 
+/** What runs each bundle once before its code cache is made. */
+const WARM_UPS = { rank: warmRank, cli: warmCli }
+
 /** In a process of its own: loads bundle `name` (which sets its V8 flags), warms it up, writes and checks its cache. */
 async function makeCache (name) {
   const loaded = loadBundle(name, { useCache: false })
   if (loaded === null) throw new Error(`the ${name} bundle was not written`)
-  await (name === 'rank' ? warmRank : warmCli)(loaded.exports)
+  await WARM_UPS[name](loaded.exports)
   await writeCache(name, loaded.script)
   const check = loadBundle(name)
   if (check === null || check.cacheRejected !== false) {

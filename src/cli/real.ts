@@ -184,6 +184,7 @@ export function resolvePatterns (catalog: CatalogEntry[], patterns: string[]): s
  * peers still downloading need it (at most `linger` seconds); `--seed` keeps serving until interrupted.
  */
 export async function runGet (patterns: string[], o: PeerCliOptions & { out: string, seed?: boolean, linger?: number, directIo?: boolean, progress: ProgressMode }, io: Io, stop: Promise<unknown> = untilSignal()): Promise<number> {
+  const lingerS = o.linger ?? DEFAULT_LINGER_S
   const store = new RealStore(path.resolve(o.out), { directIo: o.directIo ?? true })
   const node = new PeerNode({ store, rank: 0, ...peerOptions(o), download: { verify: verifySegment, perSourceLimit: PIPELINE_PER_SOURCE, maxInFlight: 16, ...(o.requestTimeout !== undefined ? { requestTimeoutMs: o.requestTimeout * 1000 } : {}) } })
   node.on('warning', (e: Error) => { if (o.progress !== 'tty') io.err(`dfss get: ${e.message}`) })
@@ -210,10 +211,10 @@ export async function runGet (patterns: string[], o: PeerCliOptions & { out: str
     if (o.seed === true) {
       io.out(`seeding as peer ${node.id} until interrupted\n`)
       await stop
-    } else if ((o.linger ?? DEFAULT_LINGER_S) > 0) {
+    } else if (lingerS > 0) {
       const t1 = performance.now()
       const uploads = node.uploader.uploads
-      const why = await node.linger(names, { maxMs: (o.linger ?? DEFAULT_LINGER_S) * 1000, idleMs: LINGER_IDLE_MS, pollMs: LINGER_POLL_MS }, stop)
+      const why = await node.linger(names, { maxMs: lingerS * 1000, idleMs: LINGER_IDLE_MS, pollMs: LINGER_POLL_MS }, stop)
       const stayed = (performance.now() - t1) / 1000
       const served = node.uploader.uploads - uploads
       if (o.progress === 'json') io.out(JSON.stringify({ t: Date.now(), event: 'linger', seconds: stayed, reason: why, uploads: served }) + '\n')

@@ -38,14 +38,11 @@ export async function lingerWhileNeeded (deps: LingerDeps, files: readonly strin
   /** `p`, or null after `limitMs` or once stopped, whichever comes first. */
   const within = async <T>(p: Promise<T>, limitMs: number): Promise<T | null> => {
     if (stopping.signal.aborted) return null
-    const timer = new AbortController()
-    const onStop = (): void => { timer.abort() }
-    stopping.signal.addEventListener('abort', onStop)
+    const settled = new AbortController() // ends the sleep once `p` won
     try {
-      return await Promise.race([p, sleep(limitMs, null, { signal: timer.signal }).catch(() => null)])
+      return await Promise.race([p, sleep(limitMs, null, { signal: AbortSignal.any([settled.signal, stopping.signal]) }).catch(() => null)])
     } finally {
-      timer.abort()
-      stopping.signal.removeEventListener('abort', onStop)
+      settled.abort()
     }
   }
   try {

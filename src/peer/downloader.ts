@@ -181,6 +181,11 @@ export class Downloader extends EventEmitter {
     }
   }
 
+  /** True when source `id` of our download of `file` holds segment `index`, as its have-map and HAVEs tell. */
+  sourceHolds (id: number, file: string, index: number): boolean {
+    return this.jobs.get(file)?.sources.get(id)?.bits?.has(index) ?? false
+  }
+
   /** Number of sources we currently hold a connection to, per file (for progress). */
   activeSources (name: string): number {
     const job = this.jobs.get(name)

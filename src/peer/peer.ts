@@ -60,6 +60,8 @@ export class PeerNode extends EventEmitter {
       secret: opts.secret ?? null,
       limiter,
       superSeed: opts.superSeed ?? true,
+      // What our downloads learnt of each source's segments (resolved per call: the downloader comes later).
+      peerHolds: (peer, file, index) => this.downloader?.sourceHolds(peer, file, index) ?? false,
       ...(opts.maxConnections !== undefined ? { maxConnections: opts.maxConnections } : {}),
       ...(opts.maxRequestsPerConnection !== undefined ? { maxRequestsPerConnection: opts.maxRequestsPerConnection } : {}),
       ...(opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: opts.idleTimeoutMs } : {}),

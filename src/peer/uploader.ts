@@ -38,6 +38,12 @@ export interface UploaderOptions {
    * and our upload goes to new segments. Default true.
    */
   superSeed?: boolean
+  /**
+   * True when peer `peer` is known to hold segment `index` of `file` (what we learnt downloading from
+   * it): a HAVE for it would tell that peer nothing it can use, since it never asks for a segment it
+   * holds. Default: nobody is known to hold anything.
+   */
+  peerHolds?: (peer: number, file: string, index: number) => boolean
 }
 
 interface Served {
@@ -74,7 +80,8 @@ export class Uploader extends EventEmitter {
       idleTimeoutMs: opts.idleTimeoutMs ?? 120_000,
       handshakeTimeoutMs: opts.handshakeTimeoutMs ?? 10_000,
       limiter: opts.limiter ?? null,
-      superSeed: opts.superSeed ?? true
+      superSeed: opts.superSeed ?? true,
+      peerHolds: opts.peerHolds ?? (() => false)
     }
     this.server = net.createServer({ noDelay: true }, socket => { this.accept(socket) })
     this.ownedAtStart = new Set(store.owned().map(m => m.name))
@@ -263,8 +270,15 @@ export class Uploader extends EventEmitter {
 
   private flushAnnouncements (): void {
     for (const [file, indexes] of this.unannounced) {
-      const frames = encodeMessage(indexes.length === 1 ? { type: 'have', index: indexes[0] as number, file } : { type: 'haves', file, indexes })
-      for (const s of this.served) if (s.subscribed.has(file)) s.conn.sendEncoded(frames)
+      let all: Buffer[] | null = null // one encoding for every subscriber that needs the whole list
+      for (const s of this.served) {
+        if (!s.subscribed.has(file)) continue
+        const peer = s.conn.remote.id
+        const news = indexes.filter(i => !this.opts.peerHolds(peer, file, i))
+        if (news.length === 0) continue
+        if (news.length < indexes.length) s.conn.sendEncoded(encodeHaves(file, news))
+        else s.conn.sendEncoded(all ??= encodeHaves(file, indexes))
+      }
     }
     this.unannounced.clear()
   }
@@ -273,4 +287,9 @@ export class Uploader extends EventEmitter {
     this.server.close()
     await Promise.all([...this.served].map(async s => { await s.conn.close() }))
   }
+}
+
+/** One HAVE, or a HAVES for several segments of `file`. */
+function encodeHaves (file: string, indexes: number[]): Buffer[] {
+  return encodeMessage(indexes.length === 1 ? { type: 'have', index: indexes[0] as number, file } : { type: 'haves', file, indexes })
 }

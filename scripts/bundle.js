@@ -17,27 +17,6 @@ import { BUNDLES, CLI_DIR, bundlePath, cachePath, inputsPath, loadBundle } from 
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 
-/**
- * Built-ins that packages load when they are loaded but use only in some commands: commander's
- * child_process (for executable subcommands, which DFSS has none of) and cli-progress's readline (for
- * the terminal bar). A package's require of one gets an object that loads the built-in on first use,
- * which saves every process that never uses it about 4 ms of start-up (child_process brings net's
- * dgram, socket lists and more with it).
- */
-const LAZY_BUILTINS = /^(?:node:)?(child_process|readline)$/
-const lazyBuiltins = {
-  name: 'lazy-builtins',
-  setup (b) {
-    b.onResolve({ filter: LAZY_BUILTINS }, args => args.importer.includes(`${path.sep}node_modules${path.sep}`)
-      ? { path: LAZY_BUILTINS.exec(args.path)[1], namespace: 'lazy-builtin' }
-      : undefined)
-    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, args => ({
-      loader: 'js',
-      contents: `let m\nmodule.exports = new Proxy({}, { get: (_, key) => (m ??= require('node:${args.path}'))[key] })\n`
-    }))
-  }
-}
-
 /** Writes both bundles and the list of modules each was made from; removes their old caches. */
 async function buildBundles () {
   for (const [name, entry] of Object.entries(BUNDLES)) {
@@ -55,7 +34,6 @@ async function buildBundles () {
       // process resolves and compiles them. The bench (a dev tool that loads an ES-only package) stays
       // out: bin/dfss.js runs `dfss bench` from the modules.
       external: ['../bench/index.js'],
-      plugins: [lazyBuiltins],
       // import.meta.url (createRequire, paths next to a module) becomes the bundle's own URL; the bundle
       // sits in the same directory depth as every module, so relative URLs resolve the same.
       define: { 'import.meta.url': '__bundleUrl' },
@@ -63,9 +41,7 @@ async function buildBundles () {
       logLevel: 'warning'
     })
     // The modules it was made from: the loader falls back to them when any is newer than the bundle.
-    const inputs = Object.keys(result.metafile.inputs)
-      .filter(f => !f.startsWith('lazy-builtin:')) // made by the plugin above, not a file
-      .map(f => path.relative(CLI_DIR, path.resolve(root, f)))
+    const inputs = Object.keys(result.metafile.inputs).map(f => path.relative(CLI_DIR, path.resolve(root, f)))
     await writeFile(inputsPath(name), JSON.stringify(inputs) + '\n')
   }
 }

@@ -3,7 +3,9 @@ import os from 'node:os'
 import path from 'node:path'
 import { Command, InvalidArgumentError } from 'commander'
 import { InputError } from '../classic/input.ts'
+import { runSwarm } from '../launch/run.ts'
 import { formatSummary } from '../launch/stats.ts'
+import { runDemo } from './demo.ts'
 import { DEFAULT_LINGER_S, HONEST_PIPELINE, runGet, runLs, runShare, runTracker, type PeerCliOptions } from './real.ts'
 import { parseRate } from '../util/rate-limiter.ts'
 import { MAX_SEGMENT_BYTES } from '../protocol/messages.ts'
@@ -57,8 +59,6 @@ export function buildProgram (): Command {
     .option('-q, --quiet', 'no summary')
     .action(async (dir: string, o: { ranks: number, timeout: number, stats?: string, secret?: string, quiet?: boolean }) => {
       try {
-        // Loaded here: the launcher's modules (child processes, readline) are not needed by other commands.
-        const { runSwarm } = await import('../launch/run.ts')
         const res = await runSwarm({
           ranks: o.ranks,
           dir: path.resolve(dir),
@@ -84,10 +84,7 @@ export function buildProgram (): Command {
   program.command('demo')
     .description('run the bundled example scenario as a swarm and show who sent what to whom')
     .option('--keep', 'keep the output directory')
-    .action(async (o: { keep?: boolean }) => {
-      const { runDemo } = await import('./demo.ts')
-      process.exitCode = await runDemo({ keep: o.keep === true, out: s => process.stdout.write(s), err })
-    })
+    .action(async (o: { keep?: boolean }) => { process.exitCode = await runDemo({ keep: o.keep === true, out: s => process.stdout.write(s), err }) })
 
   const secretOf = (o: { secret?: string }): string | null => {
     const v = o.secret ?? process.env['DFSS_SECRET'] ?? ''

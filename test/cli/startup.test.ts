@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import os from 'node:os'
-import path from 'node:path'
+import { rm } from 'node:fs/promises'
 import { describe, it } from 'node:test'
 import { BIN, copyFixture, ranksOf, runCommand, runDfss } from '../helpers/cli.ts'
 
@@ -25,23 +23,6 @@ describe('start-up path', () => {
     const bench = await runDfss(['bench', '--help'], { env: { NODE_DEBUG: 'dfss:boot' } })
     assert.equal(bench.code, 0, bench.stderr)
     assert.match(bench.stderr, /cli entry: modules/)
-  })
-
-  it('commands other than run load neither child_process nor readline at start-up', async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'dfss-startup-'))
-    try {
-      // Prints, as the process exits, which of the two built-ins it loaded.
-      const probe = path.join(dir, 'probe.cjs')
-      await writeFile(probe, "process.on('exit', () => { process.stderr.write('loaded: ' + process.moduleLoadList.filter(m => /^NativeModule (child_process|readline)$/.test(m)).join(',') + '\\n') })\n")
-      const get = await runCommand(process.execPath, ['-r', probe, BIN, 'get', '--help'])
-      assert.equal(get.code, 0, get.stderr)
-      assert.match(get.stderr, /^loaded: $/m)
-      // Control: the probe sees them once the launcher of dfss run is loaded (it rejects -n 1 after that).
-      const run = await runCommand(process.execPath, ['-r', probe, BIN, 'run', '-n', '1', dir])
-      assert.match(run.stderr, /^loaded: .*child_process/m)
-    } finally {
-      await rm(dir, { recursive: true, force: true })
-    }
   })
 
   it('the dfss executable starts without the extra CA certificates it never uses', async () => {

@@ -373,7 +373,8 @@ export class Downloader extends EventEmitter {
       : null
     if (pick === null && candidates.length === 0) {
       // Endgame: every missing segment is in flight; ask a second source for the ones asked of only one.
-      const lonely = [...job.inFlight.entries()].filter(([, asked]) => asked.size === 1).map(([i]) => i)
+      // Only segments still missing: a request still out for one that another source already gave is not lonely.
+      const lonely = [...job.inFlight.entries()].filter(([i, asked]) => asked.size === 1 && job.missing.has(i)).map(([i]) => i)
       if (lonely.length === 0) return false
       const endViews = views.map(v => ({ ...v, has: (i: number) => v.has(i) && !(job.inFlight.get(i)?.has(v.id) ?? false) }))
       pick = pickRequest({ sources: endViews, candidates: lonely, availability: i => job.availability[i] as number, tiebreak: i => job.tiebreak[i] as number, perSourceLimit: this.opts.perSourceLimit })

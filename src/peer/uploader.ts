@@ -57,7 +57,7 @@ interface Served {
 
 /**
  * The uploading side of a peer: answers REQ_CHUNK from the store (or "don't have it"), serves have-maps
- * and pushes HAVE to subscribers. Serves each connection's requests in order, waiting for the socket to
+ * and pushes HAVE to subscribers (not for segments they are known to hold). Serves each connection's requests in order, waiting for the socket to
  * drain, so memory per connection stays around one segment. Emits `warning`.
  */
 export class Uploader extends EventEmitter {
@@ -257,9 +257,10 @@ export class Uploader extends EventEmitter {
   private readonly unannounced = new Map<string, number[]>()
 
   /**
-   * Tells every subscriber of `file` that we now have segment `index`. The segments of one event-loop
-   * turn go out together, one HAVE (or HAVES) per subscriber: HAVEs outnumber segments several times
-   * over in a crowd, and each message costs both ends.
+   * Tells every subscriber of `file` that we now have segment `index`, unless it is known to hold it
+   * (`peerHolds`). The segments of one event-loop turn go out together, one HAVE (or HAVES) per
+   * subscriber: HAVEs outnumber segments several times over in a crowd, and each message costs both
+   * ends.
    */
   announce (file: string, index: number): void {
     if (this.unannounced.size === 0) setImmediate(() => { this.flushAnnouncements() })

@@ -57,8 +57,9 @@ interface Served {
 
 /**
  * The uploading side of a peer: answers REQ_CHUNK from the store (or "don't have it"), serves have-maps
- * and pushes HAVE to subscribers (not for segments they are known to hold). Serves each connection's requests in order, waiting for the socket to
- * drain, so memory per connection stays around one segment. Emits `warning`.
+ * and pushes HAVE to subscribers (not for segments they are known to hold). Serves each connection's
+ * requests in order, waiting for the socket to drain, so memory per connection stays around one
+ * segment. Emits `warning`.
  */
 export class Uploader extends EventEmitter {
   uploads = 0

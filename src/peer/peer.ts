@@ -49,6 +49,8 @@ export class PeerNode extends EventEmitter {
   downloader: Downloader | null = null
   id: number
   private readonly opts: PeerNodeOptions
+  /** Registrations with a tracker so far (more than one after the tracker was lost and found again). */
+  private registrations = 0
 
   constructor (opts: PeerNodeOptions) {
     super()
@@ -60,8 +62,10 @@ export class PeerNode extends EventEmitter {
       secret: opts.secret ?? null,
       limiter,
       superSeed: opts.superSeed ?? true,
-      // What our downloads learnt of each source's segments (resolved per call: the downloader comes later).
-      peerHolds: (peer, file, index) => this.downloader?.sourceHolds(peer, file, index) ?? false,
+      // What our downloads learnt of each source's segments (resolved per call: the downloader comes
+      // later). Only while we have registered once: a restarted tracker numbers the peers anew, and a
+      // connection opened under an old id could be matched with another peer's segments.
+      peerHolds: (peer, file, index) => this.registrations === 1 && (this.downloader?.sourceHolds(peer, file, index) ?? false),
       ...(opts.maxConnections !== undefined ? { maxConnections: opts.maxConnections } : {}),
       ...(opts.maxRequestsPerConnection !== undefined ? { maxRequestsPerConnection: opts.maxRequestsPerConnection } : {}),
       ...(opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: opts.idleTimeoutMs } : {}),
@@ -113,6 +117,7 @@ export class PeerNode extends EventEmitter {
     this.tracker = link
     const owned: FileMeta[] = this.opts.store.owned()
     this.id = await link.register(this.advertise, this.listenPort, owned, this.wants)
+    this.registrations++
     this.uploader.setId(this.id)
     return link
   }

@@ -1,6 +1,6 @@
 import { EventEmitter, once } from 'node:events'
 import net from 'node:net'
-import { ProtocolError, knownErrorCode, type ProtocolErrorCode } from '../protocol/errors.ts'
+import { ProtocolError, knownErrorCode } from '../protocol/errors.ts'
 import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder } from '../protocol/frame.ts'
 import { HANDSHAKE_MAX_FRAME_BYTES, checkAuth, checkHello, computeMac, createHello } from '../protocol/handshake.ts'
 import { decodeMessage, encodeMessage, type Message, type Role } from '../protocol/messages.ts'
@@ -28,7 +28,7 @@ export interface ConnectionOptions {
 /** What the remote side said about itself. */
 export interface RemoteInfo { role: Role, id: number }
 
-/** Sockets being turned away with a reason at once (see Connection.refuse), over the whole process. */
+/** Sockets being turned away with a reason at once (see Connection.refuseAtLimit), over the whole process. */
 const MAX_REFUSING = 64
 let refusing = 0
 
@@ -64,18 +64,20 @@ export class Connection extends EventEmitter {
   }
 
   /**
-   * Turns away a connection we will not serve (a full server): tells the remote why in an ERROR frame,
-   * which its handshake reports as `refused by the remote side: ...` with our code, then closes. The
-   * socket is destroyed at the latest after a second, so a remote that never reads holds nothing; past
-   * MAX_REFUSING such sockets at once (a flood), the next ones are destroyed without a word.
+   * Turns away a connection past a server's limit of `limit` connections: tells the remote why in an
+   * ERROR frame (`ERR_LIMIT`, "`who` is at its limit of ..."), which its handshake reports as `refused
+   * by the remote side: ...`, then closes. The socket is destroyed at the latest after a second, so a
+   * remote that never reads holds nothing; past MAX_REFUSING such sockets at once (a flood), the next
+   * ones are destroyed without a word.
    */
-  static refuse (socket: net.Socket, code: ProtocolErrorCode, message: string): void {
+  static refuseAtLimit (socket: net.Socket, who: string, limit: number): void {
+    const message = `${who} is at its limit of ${limit} connection${limit === 1 ? '' : 's'}`
     socket.on('error', () => {})
     if (refusing >= MAX_REFUSING) { socket.destroy(); return }
     refusing++
     socket.once('close', () => { refusing-- })
     socket.setNoDelay(true)
-    for (const part of encodeMessage({ type: 'error', code, message })) socket.write(part)
+    for (const part of encodeMessage({ type: 'error', code: 'ERR_LIMIT', message })) socket.write(part)
     socket.end()
     // Whatever the remote sent is dropped, so its FIN ends the socket at once.
     socket.resume()

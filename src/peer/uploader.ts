@@ -119,7 +119,7 @@ export class Uploader extends EventEmitter {
   private accept (socket: net.Socket): void {
     socket.on('error', () => {})
     if (this.served.size + this.handshaking >= this.opts.maxConnections) {
-      Connection.refuse(socket, 'ERR_LIMIT', `peer ${this.opts.id} is at its limit of ${this.opts.maxConnections} connection${this.opts.maxConnections === 1 ? '' : 's'}`)
+      Connection.refuseAtLimit(socket, `peer ${this.opts.id}`, this.opts.maxConnections)
       return
     }
     this.handshaking++

@@ -113,7 +113,7 @@ export class Tracker extends EventEmitter {
   private accept (socket: net.Socket): void {
     if (this.closing) { socket.destroy(); return }
     if (this.conns.size + this.handshaking >= this.opts.maxConnections) {
-      Connection.refuse(socket, 'ERR_LIMIT', `the tracker is at its limit of ${this.opts.maxConnections} connection${this.opts.maxConnections === 1 ? '' : 's'}`)
+      Connection.refuseAtLimit(socket, 'the tracker', this.opts.maxConnections)
       return
     }
     socket.on('error', () => {})

@@ -45,7 +45,7 @@ function fakeLink (id: number, holds: number[], total: number, requests: Request
 }
 
 describe('Downloader endgame', () => {
-  it('does not ask again for a segment another source already gave while an older request for it is out', async t => {
+  it('does not ask again for a segment another source already gave while an older request for it is out', { timeout: 10_000 }, async t => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'dfss-endgame-'))
     t.after(async () => { await rm(dir, { recursive: true, force: true }) })
     const meta = classicMeta('f', ['a'.repeat(32), 'b'.repeat(32)])

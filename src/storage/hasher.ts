@@ -1,18 +1,39 @@
 import { createHash } from '../util/crypto.ts'
-import { open } from 'node:fs/promises'
+import { open, stat } from 'node:fs/promises'
+import { HashWorkerError, hashSegmentsInParallel, worthThreads } from './hash-pool.ts'
 import { countSegments, type FileMeta } from '../protocol/messages.ts'
 
 /** Default segment size of real files: 1 MiB. */
 export const DEFAULT_SEGMENT_BYTES = 1024 * 1024
 
 /**
- * Cuts a file on disk into segments and hashes each with SHA-256, reading one segment at a time
- * (memory stays at one segment whatever the file size). `name` is the name registered with the tracker.
+ * Cuts a file on disk into segments and hashes each with SHA-256. Files of at least
+ * PARALLEL_HASH_MIN_SEGMENTS segments are hashed on as many threads as the machine has (see
+ * hash-pool.ts), smaller ones on this thread; either way one segment is read at a time per thread, so
+ * memory stays small whatever the file size. `name` is the name registered with the tracker.
  */
-export async function hashFile (filePath: string, name: string, segmentSize = DEFAULT_SEGMENT_BYTES, onProgress?: (bytes: number) => void): Promise<FileMeta> {
+export async function hashFile (filePath: string, name: string, segmentSize = DEFAULT_SEGMENT_BYTES): Promise<FileMeta> {
+  const size = (await stat(filePath)).size
+  const n = countSegments(size, segmentSize)
+  let hashes: Buffer | null = null
+  if (worthThreads(n)) {
+    try {
+      const digests = await hashSegmentsInParallel(filePath, size, segmentSize)
+      if (digests.some(d => d === null)) throw new Error(`${filePath} shrank while it was being hashed`)
+      hashes = Buffer.concat(digests as Buffer[], n * 32)
+    } catch (err) {
+      // No threads here (a worker could not start): hash on this one.
+      if (!(err instanceof HashWorkerError)) throw err
+    }
+  }
+  hashes ??= await hashSequentially(filePath, size, segmentSize)
+  return { name, size, segmentSize, algo: 'sha256', hashes }
+}
+
+/** The segment hashes of the first `size` bytes of `filePath`, read and hashed one segment at a time on this thread. */
+async function hashSequentially (filePath: string, size: number, segmentSize: number): Promise<Buffer> {
   const fh = await open(filePath, 'r')
   try {
-    const size = (await fh.stat()).size
     const n = countSegments(size, segmentSize)
     const hashes = Buffer.alloc(n * 32)
     const buf = Buffer.allocUnsafe(Math.min(segmentSize, Math.max(size, 1)))
@@ -25,9 +46,8 @@ export async function hashFile (filePath: string, name: string, segmentSize = DE
         got += bytesRead
       }
       createHash('sha256').update(buf.subarray(0, len)).digest().copy(hashes, i * 32)
-      onProgress?.(len)
     }
-    return { name, size, segmentSize, algo: 'sha256', hashes }
+    return hashes
   } finally {
     await fh.close()
   }

@@ -8,7 +8,8 @@ import { debuglog } from 'node:util'
 import { RecentSegments } from './recent-segments.ts'
 import { DIRECT_ALIGN, directAligned, directWriter, openDirect } from './direct-io.ts'
 import type { DownloadFile, HeldFile, SegmentStore, StoredSegment } from './store.ts'
-import { segmentLength, verifySegment } from './verify.ts'
+import { hashSegmentsInParallel, worthThreads } from './hash-pool.ts'
+import { segmentHash, segmentLength, verifySegment } from './verify.ts'
 
 const log = debuglog('dfss:store')
 
@@ -248,9 +249,20 @@ class PartFile implements DownloadFile {
   }
 }
 
-/** Checks which segments of an existing file already match their hashes (resume). */
-async function verifyExisting (fh: FileHandle, meta: FileMeta, bits: Bitfield): Promise<void> {
+/**
+ * Checks which segments of an existing file (`fh`, open on `filePath`) already match their hashes
+ * (resume). Large files are hashed on several threads (hash-pool.ts); where that fails (no threads, a
+ * read error), one segment at a time here, where a segment that cannot be read counts as missing.
+ */
+async function verifyExisting (filePath: string, fh: FileHandle, meta: FileMeta, bits: Bitfield): Promise<void> {
   const n = bits.length
+  if (meta.algo === 'sha256' && worthThreads(n)) {
+    const digests = await hashSegmentsInParallel(filePath, meta.size, meta.segmentSize).catch(() => null)
+    if (digests !== null) {
+      for (let i = 0; i < n; i++) if (digests[i]?.equals(segmentHash(meta, i)) === true) bits.set(i)
+      return
+    }
+  }
   for (let i = 0; i < n; i++) {
     const len = segmentLength(meta, i)
     let data: Buffer
@@ -305,7 +317,7 @@ export class RealStore implements SegmentStore {
     const existing = await stat(finalPath).catch(() => null)
     if (existing !== null && existing.isFile() && existing.size === meta.size) {
       const fh = await open(finalPath, 'r')
-      await verifyExisting(fh, meta, bits)
+      await verifyExisting(finalPath, fh, meta, bits)
       if (bits.full) {
         const f = new PartFile(meta, fh, finalPath, partPath, bits, this.recent, { completed: true })
         this.downloads.set(meta.name, f)
@@ -318,7 +330,7 @@ export class RealStore implements SegmentStore {
     try {
       fh = await open(partPath, 'r+')
       await fh.truncate(meta.size)
-      await verifyExisting(fh, meta, resumed)
+      await verifyExisting(partPath, fh, meta, resumed)
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
       fh = await open(partPath, 'w+')

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { directWriter, openDirect } from '../../src/storage/direct-io.ts'
+import { PARALLEL_HASH_MIN_SEGMENTS } from '../../src/storage/hash-pool.ts'
 import { hashFile } from '../../src/storage/hasher.ts'
 import { RealStore, WRITE_BEHIND_BYTES } from '../../src/storage/real-store.ts'
 import type { DownloadFile } from '../../src/storage/store.ts'
@@ -137,5 +138,37 @@ describe('RealStore downloads', () => {
     assert.deepEqual(await readFile(where), bytes)
     await assert.rejects(stat(`${where}.part`), { code: 'ENOENT' })
     await second.close()
+  })
+
+  it('checks a large .part on threads: keeps the good segments, drops damaged and unwritten ones', async () => {
+    const seg = 65536
+    const n = PARALLEL_HASH_MIN_SEGMENTS * 2 + 1
+    const { meta, bytes } = await source('resume-big.bin', (n - 1) * seg + 999, seg)
+    const out = path.join(dir, 'out-resume-big')
+    const first = new RealStore(out)
+    const a = await first.openDownload(meta)
+    const written = Array.from({ length: n }, (_, i) => i).filter(i => i % 3 !== 1)
+    for (const i of written) {
+      const data = segmentOf(meta, bytes, i)
+      await a.write(i, data)
+      segmentBuffers.give(data)
+    }
+    await first.close()
+    // A crash left garbage in segment 6, which had been written.
+    const part = await open(path.join(out, 'resume-big.bin.part'), 'r+')
+    await part.write(Buffer.alloc(100, 0xee), 0, 100, 6 * seg + 5)
+    await part.close()
+    const second = new RealStore(out)
+    const b = await second.openDownload(meta)
+    assert.deepEqual(b.missing(), Array.from({ length: n }, (_, i) => i).filter(i => i % 3 === 1 || i === 6))
+    await writeAll(b, meta, bytes)
+    const where = await b.complete()
+    assert.deepEqual(await readFile(where), bytes)
+    await second.close()
+    // The finished file, checked on threads too, is served as it is.
+    const third = new RealStore(out)
+    const c = await third.openDownload(meta)
+    assert.deepEqual(c.missing(), [])
+    await third.close()
   })
 })

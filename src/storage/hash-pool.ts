@@ -1,0 +1,129 @@
+import { createRequire } from 'node:module'
+import { availableParallelism } from 'node:os'
+import type * as WorkerThreads from 'node:worker_threads'
+
+// Loaded on first use: most processes (every rank, every getter without a .part to check) never hash a whole file.
+const require = createRequire(import.meta.url)
+
+/**
+ * SHA-256 of a file's segments on several threads: each worker reads runs of segments from the file
+ * itself (positional reads of one segment at a time) and hashes them, so the main thread only hands
+ * out runs and collects 32-byte digests. Hashing a file is read + hash per segment; on one thread the
+ * two take turns, on N threads N segments are in progress at once.
+ */
+
+/** Segments handed to a worker at a time: long enough runs for the kernel's read-ahead, short enough to balance. */
+const RUN_SEGMENTS = 8
+
+/** The worker, run with `eval` (a script beside the bundle would have to be found at run time). */
+const WORKER_SOURCE = `
+'use strict'
+const { parentPort, workerData } = require('node:worker_threads')
+const { openSync, readSync, closeSync } = require('node:fs')
+const { createHash } = require('node:crypto')
+const { file, size, segmentSize } = workerData
+let fd = -1
+const buf = Buffer.allocUnsafe(Math.max(1, Math.min(segmentSize, size)))
+parentPort.on('message', run => {
+  if (run === null) { if (fd >= 0) closeSync(fd); parentPort.close(); return }
+  try {
+    if (fd < 0) fd = openSync(file, 'r')
+    for (let i = run.first; i < run.end; i++) {
+      const start = i * segmentSize
+      const len = Math.min(segmentSize, size - start)
+      let got = 0
+      while (got < len) {
+        const n = readSync(fd, buf, got, len - got, start + got)
+        if (n === 0) break
+        got += n
+      }
+      const digest = got === len ? createHash('sha256').update(buf.subarray(0, len)).digest() : null
+      parentPort.postMessage({ index: i, digest })
+    }
+    parentPort.postMessage({ done: true })
+  } catch (err) {
+    parentPort.postMessage({ error: { code: err.code, message: err.message } })
+  }
+})
+`
+
+/** A worker could not be started or died: the caller may hash on its own thread instead. */
+export class HashWorkerError extends Error {}
+
+/** Options of {@link hashSegmentsInParallel}. */
+export interface ParallelHashOptions {
+  /** Threads to use. Default: the machine's parallelism, at most one per {@link RUN_SEGMENTS} segments. */
+  threads?: number
+}
+
+/** Message from a worker. */
+type FromWorker =
+  | { index: number, digest: Uint8Array | null }
+  | { done: true }
+  | { error: { code?: string, message: string } }
+
+/** Below this many segments a file is better hashed on the calling thread: starting threads would cost more. */
+export const PARALLEL_HASH_MIN_SEGMENTS = 16
+
+/** True when hashing `segments` segments on threads pays: enough of them, and more than one core. */
+export function worthThreads (segments: number): boolean {
+  return segments >= PARALLEL_HASH_MIN_SEGMENTS && defaultHashThreads(segments) > 1
+}
+
+/** Threads {@link hashSegmentsInParallel} uses by default for `segments` segments. */
+export function defaultHashThreads (segments: number): number {
+  return Math.max(1, Math.min(availableParallelism(), Math.ceil(segments / RUN_SEGMENTS)))
+}
+
+/**
+ * SHA-256 of every segment of the first `size` bytes of `filePath` cut into `segmentSize` pieces:
+ * `digests[i]` is segment i's hash, or null when the file ended before that segment did (it is shorter
+ * than `size`). Rejects with the system error (code kept) when the file cannot be read, and with a
+ * {@link HashWorkerError} when a worker cannot run.
+ */
+export async function hashSegmentsInParallel (filePath: string, size: number, segmentSize: number, opts: ParallelHashOptions = {}): Promise<Array<Buffer | null>> {
+  const segments = size === 0 ? 0 : Math.ceil(size / segmentSize)
+  const digests: Array<Buffer | null> = new Array<Buffer | null>(segments).fill(null)
+  if (segments === 0) return digests
+  const threads = Math.max(1, Math.min(opts.threads ?? defaultHashThreads(segments), segments))
+  const { Worker } = require('node:worker_threads') as typeof WorkerThreads
+  const workers: WorkerThreads.Worker[] = []
+  let next = 0
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let running = threads
+      let failed = false
+      const fail = (err: Error): void => { if (!failed) { failed = true; reject(err) } }
+      const handOut = (w: WorkerThreads.Worker): void => {
+        if (next >= segments) {
+          w.postMessage(null)
+          if (--running === 0) resolve()
+          return
+        }
+        const first = next
+        next = Math.min(segments, next + RUN_SEGMENTS)
+        w.postMessage({ first, end: next })
+      }
+      for (let t = 0; t < threads; t++) {
+        const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { file: filePath, size, segmentSize } })
+        workers.push(w)
+        w.on('message', (m: FromWorker) => {
+          if (failed) return
+          if ('error' in m) {
+            fail(Object.assign(new Error(m.error.message), m.error.code !== undefined ? { code: m.error.code } : {}))
+          } else if ('done' in m) {
+            handOut(w)
+          } else {
+            if (m.digest !== null) digests[m.index] = Buffer.from(m.digest.buffer, m.digest.byteOffset, m.digest.byteLength)
+          }
+        })
+        w.on('error', err => { fail(new HashWorkerError(`hashing thread failed: ${err.message}`)) })
+        w.on('exit', code => { if (code !== 0) fail(new HashWorkerError(`hashing thread exited with code ${code}`)) })
+        handOut(w)
+      }
+    })
+  } finally {
+    for (const w of workers) void w.terminate()
+  }
+  return digests
+}

@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict'
+import { createHash, randomBytes } from 'node:crypto'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { PARALLEL_HASH_MIN_SEGMENTS, defaultHashThreads, hashSegmentsInParallel, worthThreads } from '../../src/storage/hash-pool.ts'
+import { hashFile } from '../../src/storage/hasher.ts'
+
+let dir = ''
+before(async () => { dir = await mkdtemp(path.join(tmpdir(), 'dfss-hashpool-')) })
+after(async () => { await rm(dir, { recursive: true, force: true }) })
+
+/** SHA-256 of each `segmentSize` piece of `bytes`, on this thread. */
+function expected (bytes: Buffer, segmentSize: number): Buffer[] {
+  const out: Buffer[] = []
+  for (let off = 0; off < bytes.length; off += segmentSize) out.push(createHash('sha256').update(bytes.subarray(off, off + segmentSize)).digest())
+  return out
+}
+
+async function randomFile (name: string, size: number): Promise<{ file: string, bytes: Buffer }> {
+  const bytes = randomBytes(size)
+  const file = path.join(dir, name)
+  await writeFile(file, bytes)
+  return { file, bytes }
+}
+
+describe('hashSegmentsInParallel', () => {
+  it('gives every segment its SHA-256, the short last one too, on 1, 2 and 3 threads', async () => {
+    const seg = 16 * 1024
+    const { file, bytes } = await randomFile('odd.bin', 37 * seg + 1234)
+    for (const threads of [1, 2, 3]) {
+      const got = await hashSegmentsInParallel(file, bytes.length, seg, { threads })
+      assert.equal(got.length, 38)
+      assert.deepEqual(got, expected(bytes, seg), `${threads} threads`)
+    }
+  })
+
+  it('leaves null the segments past the end of a file shorter than the size asked for', async () => {
+    const seg = 4096
+    const { file, bytes } = await randomFile('short.bin', 10 * seg + 100)
+    const got = await hashSegmentsInParallel(file, 20 * seg, seg, { threads: 2 })
+    const want = expected(bytes, seg)
+    assert.deepEqual(got.slice(0, 10), want.slice(0, 10))
+    // Segment 10 exists only in part, 11..19 not at all.
+    assert.deepEqual(got.slice(10), new Array(10).fill(null))
+  })
+
+  it('rejects with the system error when the file cannot be read', async () => {
+    await assert.rejects(hashSegmentsInParallel(path.join(dir, 'nothing-here'), 100_000, 4096, { threads: 2 }), { code: 'ENOENT' })
+  })
+
+  it('has nothing to do for an empty file', async () => {
+    assert.deepEqual(await hashSegmentsInParallel(path.join(dir, 'not-opened'), 0, 4096), [])
+  })
+
+  it('uses threads only for files of enough segments', () => {
+    assert.equal(worthThreads(PARALLEL_HASH_MIN_SEGMENTS - 1), false)
+    assert.equal(worthThreads(PARALLEL_HASH_MIN_SEGMENTS), defaultHashThreads(PARALLEL_HASH_MIN_SEGMENTS) > 1)
+    assert.equal(defaultHashThreads(1), 1)
+  })
+})
+
+describe('hashFile', () => {
+  it('gives the same hashes on threads as one at a time', async () => {
+    const seg = 8192
+    const { file, bytes } = await randomFile('big.bin', (PARALLEL_HASH_MIN_SEGMENTS * 3) * seg + 77)
+    const meta = await hashFile(file, 'big.bin', seg)
+    assert.equal(meta.size, bytes.length)
+    assert.deepEqual(meta.hashes, Buffer.concat(expected(bytes, seg)))
+  })
+})

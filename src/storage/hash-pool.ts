@@ -15,7 +15,11 @@ const require = createRequire(import.meta.url)
 /** Segments handed to a worker at a time: long enough runs for the kernel's read-ahead, short enough to balance. */
 const RUN_SEGMENTS = 8
 
-/** The worker, run with `eval` (a script beside the bundle would have to be found at run time). */
+/**
+ * The worker, run with `eval` (a script beside the bundle would have to be found at run time). For each
+ * run it posts the digests of the run's segments in one buffer, and how many of them it could read in
+ * full (fewer when the file ends early).
+ */
 const WORKER_SOURCE = `
 'use strict'
 const { parentPort, workerData } = require('node:worker_threads')
@@ -28,6 +32,8 @@ parentPort.on('message', run => {
   if (run === null) { if (fd >= 0) closeSync(fd); parentPort.close(); return }
   try {
     if (fd < 0) fd = openSync(file, 'r')
+    const digests = Buffer.alloc((run.end - run.first) * 32)
+    let whole = 0
     for (let i = run.first; i < run.end; i++) {
       const start = i * segmentSize
       const len = Math.min(segmentSize, size - start)
@@ -37,10 +43,11 @@ parentPort.on('message', run => {
         if (n === 0) break
         got += n
       }
-      const digest = got === len ? createHash('sha256').update(buf.subarray(0, len)).digest() : null
-      parentPort.postMessage({ index: i, digest })
+      if (got < len) break
+      createHash('sha256').update(buf.subarray(0, len)).digest().copy(digests, (i - run.first) * 32)
+      whole++
     }
-    parentPort.postMessage({ done: true })
+    parentPort.postMessage({ first: run.first, whole, digests })
   } catch (err) {
     parentPort.postMessage({ error: { code: err.code, message: err.message } })
   }
@@ -58,8 +65,7 @@ export interface ParallelHashOptions {
 
 /** Message from a worker. */
 type FromWorker =
-  | { index: number, digest: Uint8Array | null }
-  | { done: true }
+  | { first: number, whole: number, digests: Uint8Array }
   | { error: { code?: string, message: string } }
 
 /** Below this many segments a file is better hashed on the calling thread: starting threads would cost more. */
@@ -75,16 +81,24 @@ export function defaultHashThreads (segments: number): number {
   return Math.max(1, Math.min(availableParallelism(), Math.ceil(segments / RUN_SEGMENTS)))
 }
 
+/** What {@link hashSegmentsInParallel} found. */
+export interface SegmentDigests {
+  /** Segment i's SHA-256 at `i * 32`, for every i below `whole`; zeros after. */
+  hashes: Buffer
+  /** Segments read in full: all of them, unless the file is shorter than the size asked for. */
+  whole: number
+}
+
 /**
- * SHA-256 of every segment of the first `size` bytes of `filePath` cut into `segmentSize` pieces:
- * `digests[i]` is segment i's hash, or null when the file ended before that segment did (it is shorter
- * than `size`). Rejects with the system error (code kept) when the file cannot be read, and with a
+ * SHA-256 of every segment of the first `size` bytes of `filePath` cut into `segmentSize` pieces.
+ * Rejects with the system error (code kept) when the file cannot be read, and with a
  * {@link HashWorkerError} when a worker cannot run.
  */
-export async function hashSegmentsInParallel (filePath: string, size: number, segmentSize: number, opts: ParallelHashOptions = {}): Promise<Array<Buffer | null>> {
+export async function hashSegmentsInParallel (filePath: string, size: number, segmentSize: number, opts: ParallelHashOptions = {}): Promise<SegmentDigests> {
   const segments = size === 0 ? 0 : Math.ceil(size / segmentSize)
-  const digests: Array<Buffer | null> = new Array<Buffer | null>(segments).fill(null)
-  if (segments === 0) return digests
+  const hashes = Buffer.alloc(segments * 32)
+  let whole = segments
+  if (segments === 0) return { hashes, whole }
   const threads = Math.max(1, Math.min(opts.threads ?? defaultHashThreads(segments), segments))
   const { Worker } = require('node:worker_threads') as typeof WorkerThreads
   const workers: WorkerThreads.Worker[] = []
@@ -111,11 +125,12 @@ export async function hashSegmentsInParallel (filePath: string, size: number, se
           if (failed) return
           if ('error' in m) {
             fail(Object.assign(new Error(m.error.message), m.error.code !== undefined ? { code: m.error.code } : {}))
-          } else if ('done' in m) {
-            handOut(w)
-          } else {
-            if (m.digest !== null) digests[m.index] = Buffer.from(m.digest.buffer, m.digest.byteOffset, m.digest.byteLength)
+            return
           }
+          hashes.set(m.digests.subarray(0, m.whole * 32), m.first * 32)
+          const end = Math.min(segments, m.first + RUN_SEGMENTS)
+          if (m.first + m.whole < end) whole = Math.min(whole, m.first + m.whole)
+          handOut(w)
         })
         w.on('error', err => { fail(new HashWorkerError(`hashing thread failed: ${err.message}`)) })
         w.on('exit', code => { if (code !== 0) fail(new HashWorkerError(`hashing thread exited with code ${code}`)) })
@@ -125,5 +140,6 @@ export async function hashSegmentsInParallel (filePath: string, size: number, se
   } finally {
     for (const w of workers) void w.terminate()
   }
-  return digests
+  hashes.fill(0, whole * 32)
+  return { hashes, whole }
 }

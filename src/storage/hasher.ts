@@ -19,8 +19,8 @@ export async function hashFile (filePath: string, name: string, segmentSize = DE
   if (worthThreads(n)) {
     try {
       const digests = await hashSegmentsInParallel(filePath, size, segmentSize)
-      if (digests.some(d => d === null)) throw new Error(`${filePath} shrank while it was being hashed`)
-      hashes = Buffer.concat(digests as Buffer[], n * 32)
+      if (digests.whole < n) throw new Error(`${filePath} shrank while it was being hashed`)
+      hashes = digests.hashes
     } catch (err) {
       // No threads here (a worker could not start): hash on this one.
       if (!(err instanceof HashWorkerError)) throw err

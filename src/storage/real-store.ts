@@ -259,7 +259,7 @@ async function verifyExisting (filePath: string, fh: FileHandle, meta: FileMeta,
   if (meta.algo === 'sha256' && worthThreads(n)) {
     const digests = await hashSegmentsInParallel(filePath, meta.size, meta.segmentSize).catch(() => null)
     if (digests !== null) {
-      for (let i = 0; i < n; i++) if (digests[i]?.equals(segmentHash(meta, i)) === true) bits.set(i)
+      for (let i = 0; i < digests.whole; i++) if (digests.hashes.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES).equals(segmentHash(meta, i))) bits.set(i)
       return
     }
   }

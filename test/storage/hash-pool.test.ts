@@ -31,19 +31,19 @@ describe('hashSegmentsInParallel', () => {
     const { file, bytes } = await randomFile('odd.bin', 37 * seg + 1234)
     for (const threads of [1, 2, 3]) {
       const got = await hashSegmentsInParallel(file, bytes.length, seg, { threads })
-      assert.equal(got.length, 38)
-      assert.deepEqual(got, expected(bytes, seg), `${threads} threads`)
+      assert.equal(got.whole, 38)
+      assert.deepEqual(got.hashes, Buffer.concat(expected(bytes, seg)), `${threads} threads`)
     }
   })
 
-  it('leaves null the segments past the end of a file shorter than the size asked for', async () => {
+  it('counts only the segments read in full when the file is shorter than the size asked for', async () => {
     const seg = 4096
-    const { file, bytes } = await randomFile('short.bin', 10 * seg + 100)
-    const got = await hashSegmentsInParallel(file, 20 * seg, seg, { threads: 2 })
-    const want = expected(bytes, seg)
-    assert.deepEqual(got.slice(0, 10), want.slice(0, 10))
-    // Segment 10 exists only in part, 11..19 not at all.
-    assert.deepEqual(got.slice(10), new Array(10).fill(null))
+    const { file, bytes } = await randomFile('short.bin', 30 * seg + 100)
+    const got = await hashSegmentsInParallel(file, 50 * seg, seg, { threads: 2 })
+    // Segment 30 exists only in part, 31..49 not at all.
+    assert.equal(got.whole, 30)
+    assert.deepEqual(got.hashes.subarray(0, 30 * 32), Buffer.concat(expected(bytes, seg).slice(0, 30)))
+    assert.deepEqual(got.hashes.subarray(30 * 32), Buffer.alloc(20 * 32))
   })
 
   it('rejects with the system error when the file cannot be read', async () => {
@@ -51,7 +51,7 @@ describe('hashSegmentsInParallel', () => {
   })
 
   it('has nothing to do for an empty file', async () => {
-    assert.deepEqual(await hashSegmentsInParallel(path.join(dir, 'not-opened'), 0, 4096), [])
+    assert.deepEqual(await hashSegmentsInParallel(path.join(dir, 'not-opened'), 0, 4096), { hashes: Buffer.alloc(0), whole: 0 })
   })
 
   it('uses threads only for files of enough segments', () => {

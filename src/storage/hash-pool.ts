@@ -7,13 +7,20 @@ const require = createRequire(import.meta.url)
 
 /**
  * SHA-256 of a file's segments on several threads: each worker reads runs of segments from the file
- * itself (positional reads of one segment at a time) and hashes them, so the main thread only hands
+ * itself (positional reads of HASH_PIECE_BYTES at a time) and hashes them, so the main thread only hands
  * out runs and collects 32-byte digests. Hashing a file is read + hash per segment; on one thread the
  * two take turns, on N threads N segments are in progress at once.
  */
 
 /** Segments handed to a worker at a time: long enough runs for the kernel's read-ahead, short enough to balance. */
 const RUN_SEGMENTS = 8
+
+/**
+ * Bytes read at a time, each hashed as it comes: a buffer that stays in the core's cache. Reading
+ * 1 GiB from the page cache here took 0.16 s of system CPU in 128 KiB reads and 0.60 s in 1 MiB
+ * reads (the kernel's copy then misses the cache), and read + SHA-256 of it 0.97 s against 1.34 s.
+ */
+export const HASH_PIECE_BYTES = 128 * 1024
 
 /**
  * The worker, run with `eval` (a script beside the bundle would have to be found at run time). For each
@@ -25,9 +32,9 @@ const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads')
 const { openSync, readSync, closeSync } = require('node:fs')
 const { createHash } = require('node:crypto')
-const { file, size, segmentSize } = workerData
+const { file, size, segmentSize, pieceSize } = workerData
 let fd = -1
-const buf = Buffer.allocUnsafe(Math.max(1, Math.min(segmentSize, size)))
+const buf = Buffer.allocUnsafe(pieceSize)
 parentPort.on('message', run => {
   if (run === null) { if (fd >= 0) closeSync(fd); parentPort.close(); return }
   try {
@@ -37,14 +44,16 @@ parentPort.on('message', run => {
     for (let i = run.first; i < run.end; i++) {
       const start = i * segmentSize
       const len = Math.min(segmentSize, size - start)
+      const hash = createHash('sha256')
       let got = 0
       while (got < len) {
-        const n = readSync(fd, buf, got, len - got, start + got)
+        const n = readSync(fd, buf, 0, Math.min(buf.length, len - got), start + got)
         if (n === 0) break
+        hash.update(buf.subarray(0, n))
         got += n
       }
       if (got < len) break
-      createHash('sha256').update(buf.subarray(0, len)).digest().copy(digests, (i - run.first) * 32)
+      hash.digest().copy(digests, (i - run.first) * 32)
       whole++
     }
     parentPort.postMessage({ first: run.first, whole, digests })
@@ -119,7 +128,7 @@ export async function hashSegmentsInParallel (filePath: string, size: number, se
         w.postMessage({ first, end: next })
       }
       for (let t = 0; t < threads; t++) {
-        const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { file: filePath, size, segmentSize } })
+        const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { file: filePath, size, segmentSize, pieceSize: HASH_PIECE_BYTES } })
         workers.push(w)
         w.on('message', (m: FromWorker) => {
           if (failed) return

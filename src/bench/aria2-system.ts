@@ -111,8 +111,10 @@ export async function runAria2Swarm (s: SwarmSetup): Promise<SystemRun> {
     const t = await startTracker()
     tracker = t.server
     const torrent = path.join(s.work, `${s.name}.torrent`)
+    const mkStart = performance.now()
     const mk = await runQuiet(s.tools.mktorrent, ['-a', t.announce, '-l', String(PIECE_LENGTH_LOG2), '-o', torrent, s.file], MKTORRENT_TIMEOUT_MS)
     if (mk.code !== 0) throw new Error(`mktorrent failed: ${mk.output.trim().slice(-300)}`)
+    const prepS = (performance.now() - mkStart) / 1000
     const hook = path.join(s.work, 'on-complete.sh')
     await writeFile(hook, '#!/bin/sh\n# aria2 calls this when the download is complete, before seeding\ndate +%s%N >> "$BENCH_DONE_FILE"\n')
     await chmod(hook, 0o755)
@@ -138,7 +140,7 @@ export async function runAria2Swarm (s: SwarmSetup): Promise<SystemRun> {
     }
     // The seed writes nothing to disk, so what it wrote is (almost all) what it uploaded.
     const seedShare = wBase !== null && wEnd !== null ? (wEnd - wBase) / bytes : null
-    return { ok: true, wallS, cpuS, bytes, peakRssKiB: await peakRssByRole(procs.procs), seedShare }
+    return { ok: true, wallS, cpuS, bytes, peakRssKiB: await peakRssByRole(procs.procs), seedShare, prepS }
   } catch (err) {
     return failedRun(err, bytes, procs.procs)
   } finally {

@@ -47,6 +47,7 @@ export async function runDfssSwarm (s: SwarmSetup): Promise<SystemRun> {
     const addr = (await tracker.waitForLine(/listening on (\S+:[0-9]+)/, TRACKER_START_MS))[1] as string
     const seed = procs.spawn(BIN, ['share', s.file, '-t', addr, '--host', '127.0.0.1', ...limit], { role: 'seed', cwd: s.work })
     const seedId = Number((await seed.waitForLine(/^sharing [0-9]+ files? as peer ([0-9]+)/, SEED_READY_MS))[1])
+    const prepS = Number((await seed.waitForLine(/^hashed .* in ([0-9.]+) s$/, SEED_READY_MS))[1])
     const base = await cpuSnapshot([tracker, seed])
     const t0 = performance.now()
     const getters = Array.from({ length: s.downloaders }, (_, i) => procs.spawn(BIN,
@@ -61,7 +62,7 @@ export async function runDfssSwarm (s: SwarmSetup): Promise<SystemRun> {
       if (size !== s.fileBytes) throw new Error(`getter ${i} has ${size} bytes of ${s.fileBytes}`)
     }
     const seedShare = seedShareOf(getters.map(g => parseGetSummary(g.stdout)), seedId)
-    return { ok: true, wallS, cpuS, bytes, peakRssKiB: await peakRssByRole(procs.procs), seedShare }
+    return { ok: true, wallS, cpuS, bytes, peakRssKiB: await peakRssByRole(procs.procs), seedShare, prepS }
   } catch (err) {
     return failedRun(err, bytes, procs.procs)
   } finally {

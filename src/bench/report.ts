@@ -15,6 +15,8 @@ export interface SystemSummary {
   mibPerS: Spread | null
   cpuSPerGiB: Spread | null
   seedShare: Spread | null
+  /** Seed preparation (hashing the file) in seconds; see SystemRun.prepS. */
+  prepS: Spread | null
   /** Highest peak RSS (MiB) per role over all runs. */
   peakRssMiB: Record<string, number>
   errors: string[]
@@ -31,6 +33,7 @@ export function summarizeSystem (runs: readonly SystemRun[]): SystemSummary {
     mibPerS: summarize(runs.map(r => (r.wallS !== null && r.wallS > 0 ? r.bytes / MiB / r.wallS : null))),
     cpuSPerGiB: summarize(runs.map(r => (r.cpuS !== null && r.bytes > 0 ? r.cpuS / (r.bytes / GiB) : null))),
     seedShare: summarize(runs.map(r => r.seedShare ?? null)),
+    prepS: summarize(runs.map(r => r.prepS ?? null)),
     peakRssMiB: peak,
     errors: [...new Set(runs.filter(r => !r.ok).map(r => r.error ?? 'failed'))]
   }
@@ -163,6 +166,9 @@ export function renderReport (r: BenchResults, sum: BenchSummary = summarizeResu
     out.push(`\n- DFSS ÷ aria2 wall time: **${formatSpread(sum.raw.dfssOverAria2)}** (target ≤ 0.5)\n`)
     out.push(`- DFSS ÷ hash bound (sha256sum ×${c.downloaders}): **${formatSpread(sum.raw.dfssOverHashBound)}** (heading for 2); ÷ node:crypto hash bound: ${formatSpread(sum.raw.dfssOverNodeHash)}\n`)
     out.push(`- DFSS ÷ HTTP: ${formatSpread(sum.raw.dfssOverHttp)}\n`)
+    const dfssPrep = sum.raw.systems['dfss']?.prepS ?? null
+    const aria2Prep = sum.raw.systems['aria2']?.prepS ?? null
+    if (dfssPrep !== null || aria2Prep !== null) out.push(`- seed preparation, not timed above (hashing the file before it can be served): DFSS \`share\` (SHA-256) ${formatSpread(dfssPrep)} s, \`mktorrent\` (SHA-1) ${formatSpread(aria2Prep)} s\n`)
     for (const k of ['dfss', 'aria2', 'http']) if (sum.raw.systems[k] !== undefined) out.push(`- peak RSS by role (MiB), ${label(k)}: ${rssByRole(sum.raw.systems[k] as SystemSummary)}${k === 'dfss' ? ' (target: every process ≤ 150)' : ''}\n`)
     out.push(failures(sum.raw.systems))
   }

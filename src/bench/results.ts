@@ -18,6 +18,11 @@ export interface SystemRun {
   peakRssKiB: Record<string, number>
   /** Fraction of all uploaded bytes that the seed sent (scale scenario). */
   seedShare?: number | null
+  /**
+   * Seconds the seed's file took to prepare before anything could be served, not part of wallS:
+   * DFSS, `share`'s own "hashed … in" time; aria2, mktorrent's wall time.
+   */
+  prepS?: number | null
 }
 
 /** Classic scenario: one fixture or the flash crowd. */

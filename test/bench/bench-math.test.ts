@@ -127,7 +127,7 @@ describe('report', () => {
       runs: 2,
       notes: ['a note'],
       classic: [{ name: 'test1', ranks: 4, dfss: [0.6, 0.8], floor: [0.2, 0.2], floorNoCa: [0.1, 0.1], mpirun: null, mpirunFloor: null, errors: [] }],
-      raw: { name: 'raw', fileBytes: 1024 * MiB, downloaders: 3, uploadLimit: null, fluidBoundS: null, systems: { dfss: [run(2), run(4)], aria2: [run(8), run(8)] } },
+      raw: { name: 'raw', fileBytes: 1024 * MiB, downloaders: 3, uploadLimit: null, fluidBoundS: null, systems: { dfss: [run(2, { prepS: 0.6 }), run(4, { prepS: 0.7 })], aria2: [run(8, { prepS: 0.5 }), run(8, { prepS: 0.5 })] } },
       swarm: [{ name: 'swarm N=3', fileBytes: 256 * MiB, downloaders: 3, uploadLimit: 20 * MiB, fluidBoundS: 12.8, systems: { dfss: [run(16), run(12.8)], aria2: [run(20), run(20)] } }],
       scale: { name: 'scale', fileBytes: 64 * MiB, downloaders: 31, uploadLimit: null, fluidBoundS: null, systems: { dfss: [run(5, { seedShare: 0.2 }), run(5, { seedShare: 0.3 })] } }
     }
@@ -138,5 +138,6 @@ describe('report', () => {
     assert.match(md, /\| 3 +\| +12\.80 \|.*\| +90% \(80–100\) \|.*\| +64% \|/)
     assert.match(md, /25\.0% \(20\.0–30\.0\)/)
     assert.match(md, /- a note/)
+    assert.match(md, /seed preparation, not timed above .*: DFSS `share` \(SHA-256\) 0\.65 \(0\.60–0\.70\) s, `mktorrent` \(SHA-1\) 0\.50 s/)
   })
 })

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { availableParallelism } from 'node:os'
 import type * as WorkerThreads from 'node:worker_threads'
@@ -87,7 +88,27 @@ export function worthThreads (segments: number): boolean {
 
 /** Threads {@link hashSegmentsInParallel} uses by default for `segments` segments. */
 export function defaultHashThreads (segments: number): number {
-  return Math.max(1, Math.min(availableParallelism(), Math.ceil(segments / RUN_SEGMENTS)))
+  return Math.max(1, Math.min(availableParallelism(), Math.ceil(segments / RUN_SEGMENTS), affordableThreads()))
+}
+
+/**
+ * Address space a worker thread takes: 600-850 MiB measured here (its own V8 heap reservations and
+ * code range), with a margin. Under a tight `ulimit -v` (some clusters set one) a thread that cannot
+ * reserve it kills the whole process with a fatal V8 error, which no catch sees.
+ */
+const WORKER_ADDRESS_SPACE_BYTES = 1024 * 1024 * 1024
+
+/** How many worker threads fit under the process's address-space limit (RLIMIT_AS), from /proc; no limit: any. */
+export function affordableThreads (limitsText = readProc('/proc/self/limits'), statusText = readProc('/proc/self/status')): number {
+  const limit = limitsText === null ? null : /^Max address space\s+(\S+)/m.exec(limitsText)?.[1]
+  if (limit === undefined || limit === null || limit === 'unlimited') return Number.MAX_SAFE_INTEGER
+  const usedKiB = statusText === null ? null : /^VmSize:\s+([0-9]+) kB/m.exec(statusText)?.[1]
+  if (usedKiB === undefined || usedKiB === null) return 0
+  return Math.max(0, Math.floor((Number(limit) - Number(usedKiB) * 1024) / WORKER_ADDRESS_SPACE_BYTES))
+}
+
+function readProc (file: string): string | null {
+  try { return readFileSync(file, 'utf8') } catch { return null }
 }
 
 /** What {@link hashSegmentsInParallel} found. */

@@ -1,6 +1,6 @@
 import { createHash } from '../util/crypto.ts'
 import { open, stat } from 'node:fs/promises'
-import { HASH_PIECE_BYTES, HashWorkerError, hashSegmentsInParallel, worthThreads } from './hash-pool.ts'
+import { HashWorkerError, hashSegmentsInParallel, worthThreads } from './hash-pool.ts'
 import { countSegments, type FileMeta } from '../protocol/messages.ts'
 
 /** Default segment size of real files: 1 MiB. */
@@ -9,8 +9,8 @@ export const DEFAULT_SEGMENT_BYTES = 1024 * 1024
 /**
  * Cuts a file on disk into segments and hashes each with SHA-256. Files of at least
  * PARALLEL_HASH_MIN_SEGMENTS segments are hashed on as many threads as the machine has (see
- * hash-pool.ts), smaller ones on this thread; either way a thread reads 128 KiB at a time, so memory
- * stays small whatever the file size. `name` is the name registered with the tracker.
+ * hash-pool.ts; each thread reads 128 KiB at a time), smaller ones on this thread (one segment at a
+ * time); either way memory stays small whatever the file size. `name` is the name registered with the tracker.
  */
 export async function hashFile (filePath: string, name: string, segmentSize = DEFAULT_SEGMENT_BYTES): Promise<FileMeta> {
   const size = (await stat(filePath)).size
@@ -30,24 +30,24 @@ export async function hashFile (filePath: string, name: string, segmentSize = DE
   return { name, size, segmentSize, algo: 'sha256', hashes }
 }
 
-/** The segment hashes of the first `size` bytes of `filePath`, read (HASH_PIECE_BYTES at a time) and hashed on this thread. */
+/** The segment hashes of the first `size` bytes of `filePath`, read and hashed one segment at a time on this thread. */
 async function hashSequentially (filePath: string, size: number, segmentSize: number): Promise<Buffer> {
   const fh = await open(filePath, 'r')
   try {
     const n = countSegments(size, segmentSize)
     const hashes = Buffer.alloc(n * 32)
-    const buf = Buffer.allocUnsafe(Math.min(HASH_PIECE_BYTES, Math.max(size, 1)))
+    // A whole segment per read: an asynchronous read costs a trip through libuv's thread pool, which
+    // outweighs what smaller, cache-sized reads save (1 GiB: 1.7 s in 1 MiB reads, 2.7 s in 128 KiB ones).
+    const buf = Buffer.allocUnsafe(Math.min(segmentSize, Math.max(size, 1)))
     for (let i = 0; i < n; i++) {
       const len = Math.min(segmentSize, size - i * segmentSize)
-      const hash = createHash('sha256')
       let got = 0
       while (got < len) {
-        const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, len - got), i * segmentSize + got)
+        const { bytesRead } = await fh.read(buf, got, len - got, i * segmentSize + got)
         if (bytesRead === 0) throw new Error(`${filePath} shrank while it was being hashed`)
-        hash.update(buf.subarray(0, bytesRead))
         got += bytesRead
       }
-      hash.digest().copy(hashes, i * 32)
+      createHash('sha256').update(buf.subarray(0, len)).digest().copy(hashes, i * 32)
     }
     return hashes
   } finally {

@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { describe, it } from 'node:test'
 import { MAX_LINGER_S, parseLinger } from '../../src/cli/main.ts'
-import { ROOT, runDfss, type CliResult } from '../helpers/cli.ts'
+import { deriveFileId } from '../../src/protocol/file-id.ts'
+import { hashFile } from '../../src/storage/hasher.ts'
+import { BIN, ROOT, runCommand, runDfss, type CliResult } from '../helpers/cli.ts'
 
 const COMMANDS = ['run', 'demo', 'tracker', 'share', 'get', 'ls', 'bench', 'mpi']
 
@@ -18,6 +21,11 @@ async function runOn (n: number, inputs: Record<string, string>): Promise<{ res:
   } finally {
     await rm(dir, { recursive: true, force: true })
   }
+}
+
+/** `dfss ARGS` under `ulimit -v KIB` (Linux sh). */
+async function runDfssUnderUlimit (kib: number, args: string[], cwd: string): Promise<CliResult> {
+  return await runCommand('/bin/sh', ['-c', `ulimit -v ${kib} && exec "$0" "$@"`, process.execPath, BIN, ...args], { cwd, timeoutMs: 60_000 })
 }
 
 describe('dfss CLI', () => {
@@ -104,6 +112,23 @@ describe('dfss CLI', () => {
     const res = await runDfss(['get', 'x', '-o', os.tmpdir(), '-t', '127.0.0.1:1', '--linger', '-1'])
     assert.notEqual(res.code, 0)
     assert.match(res.stderr, /--linger.*expected 0 to/)
+  })
+
+  it('share hashes a large file on one thread under a tight `ulimit -v` instead of dying starting threads', { skip: process.platform !== 'linux' }, async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'dfss-ulimit-'))
+    try {
+      const file = path.join(dir, 'big.bin')
+      await writeFile(file, randomBytes(40 * 64 * 1024 + 5))
+      const meta = await hashFile(file, 'big.bin', 64 * 1024)
+      // 1.8 GB of address space: enough for Node and one thread, not for a worker thread's ~0.6-0.9 GiB more.
+      const r = await runDfssUnderUlimit(1_800_000, ['share', file, '--segment-size', '64KiB', '-t', '127.0.0.1:1', '--host', '127.0.0.1'], dir)
+      assert.equal(r.signal, null, r.stderr)
+      assert.match(r.stdout, new RegExp(`^hashed big\\.bin: .*, 41 segments, id ${deriveFileId(meta).slice(0, 16)}, in `, 'm'))
+      // Then it cannot reach the tracker (nothing listens on port 1): an ordinary failure, not a crash.
+      assert.equal(r.code, 1, r.stderr)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 
   it('a bad tracker address is refused', async () => {

@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { PARALLEL_HASH_MIN_SEGMENTS, defaultHashThreads, hashSegmentsInParallel, worthThreads } from '../../src/storage/hash-pool.ts'
+import { PARALLEL_HASH_MIN_SEGMENTS, affordableThreads, defaultHashThreads, hashSegmentsInParallel, worthThreads } from '../../src/storage/hash-pool.ts'
 import { hashFile } from '../../src/storage/hasher.ts'
 
 let dir = ''
@@ -58,6 +58,26 @@ describe('hashSegmentsInParallel', () => {
     assert.equal(worthThreads(PARALLEL_HASH_MIN_SEGMENTS - 1), false)
     assert.equal(worthThreads(PARALLEL_HASH_MIN_SEGMENTS), defaultHashThreads(PARALLEL_HASH_MIN_SEGMENTS) > 1)
     assert.equal(defaultHashThreads(1), 1)
+  })
+})
+
+describe('affordableThreads', () => {
+  const limits = (soft: string): string => `Limit                     Soft Limit           Hard Limit           Units     \nMax data size             unlimited            unlimited            bytes     \nMax address space         ${soft.padEnd(20)} unlimited            bytes     \n`
+  const status = (vmKiB: number): string => `Name:\tnode\nVmPeak:\t  999999 kB\nVmSize:\t ${vmKiB} kB\nVmRSS:\t   50000 kB\n`
+  const GiB = 1024 ** 3
+
+  it('puts no bound on threads without an address-space limit, or without /proc', () => {
+    assert.equal(affordableThreads(limits('unlimited'), status(700 * 1024)), Number.MAX_SAFE_INTEGER)
+    assert.equal(affordableThreads(null, null), Number.MAX_SAFE_INTEGER)
+  })
+
+  it('counts the threads of 1 GiB that fit between the address space in use and the limit', () => {
+    assert.equal(affordableThreads(limits(String(3 * GiB)), status(700 * 1024)), 2)
+    assert.equal(affordableThreads(limits(String(16 * GiB)), status(1024 * 1024)), 15)
+    assert.equal(affordableThreads(limits(String(1.5 * GiB)), status(700 * 1024)), 0)
+    // Over the limit already, or no VmSize to go by: none.
+    assert.equal(affordableThreads(limits(String(GiB)), status(2 * 1024 * 1024)), 0)
+    assert.equal(affordableThreads(limits(String(8 * GiB)), 'Name:\tnode\n'), 0)
   })
 })
 

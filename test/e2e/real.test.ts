@@ -10,8 +10,8 @@ import { Connection } from '../../src/net/connection.ts'
 import type { FileMeta, Message } from '../../src/protocol/messages.ts'
 import { openDirect } from '../../src/storage/direct-io.ts'
 import { safeJoin } from '../../src/storage/real-store.ts'
-import { ROOT, runDfss } from '../helpers/cli.ts'
-import { defer, jsonEvents, listFiles, sha256File, spawnDfss, spawnUntil, startShare, startTracker, tempDir, type LongRunning } from '../helpers/proc.ts'
+import { BIN, ROOT, runDfss } from '../helpers/cli.ts'
+import { defer, jsonEvents, listFiles, sha256File, spawnDfss, spawnLong, spawnUntil, startShare, startTracker, tempDir, type LongRunning } from '../helpers/proc.ts'
 
 const SEG = 65536
 const BIG = 64 * 1024 * 1024
@@ -236,6 +236,22 @@ describe('real mode end to end (tracker, share, get, ls on 127.0.0.1)', { timeou
     const empty = await runDfss(['ls', '-t', addr, '*.nope'], { timeoutMs: 10_000 })
     assert.equal(empty.code, 0, empty.stderr)
     assert.match(empty.stdout, /no file matches "\*\.nope"/)
+  })
+
+  it('under a tight `ulimit -v`: share hashes on one thread, get writes through the page cache, the file arrives whole', {
+    timeout: 60_000,
+    skip: process.platform !== 'linux'
+  }, async t => {
+    const { addr } = await startTracker(t)
+    // 1.8 GB of address space: enough for Node, not for a worker thread (~0.6-0.9 GiB) or a WebAssembly memory (~10 GiB reserved).
+    const limited = (args: string[]): string[] => ['-c', 'ulimit -v 1800000 && exec "$0" "$@"', process.execPath, BIN, ...args]
+    const { proc: seed } = await spawnUntil(t, 'share', '/bin/sh', limited(['share', path.join(fixtures, 'big.bin'), '-t', addr, ...LOOPBACK]), /sharing 1 file as peer [0-9]+ /, { timeoutMs: 30_000 })
+    assert.match(seed.stdout, /^hashed big\.bin: 64\.0 MiB, 64 segments/m)
+    const out = await tempDir(t, 'ulimit-get')
+    const get = spawnLong(t, 'get', '/bin/sh', limited(['get', 'big.bin', '-t', addr, '-o', out, ...LOOPBACK, '--linger', '0']), { env: { NODE_DEBUG: 'dfss:store' } })
+    await finished(get)
+    assert.match(get.stderr, /direct writes refused for .*big\.bin\.part \(WebAssembly\.Memory\(\): could not allocate memory\): buffered from now on/)
+    assert.equal(await sha256File(path.join(out, 'big.bin')), bigSum)
   })
 
   it('share exits with an error when the tracker cannot be reached', {

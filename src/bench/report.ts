@@ -168,7 +168,7 @@ export function renderReport (r: BenchResults, sum: BenchSummary = summarizeResu
     out.push(`- DFSS ÷ HTTP: ${formatSpread(sum.raw.dfssOverHttp)}\n`)
     const dfssPrep = sum.raw.systems['dfss']?.prepS ?? null
     const aria2Prep = sum.raw.systems['aria2']?.prepS ?? null
-    if (dfssPrep !== null || aria2Prep !== null) out.push(`- seed preparation, not timed above (hashing the file before it can be served): DFSS \`share\` (SHA-256) ${formatSpread(dfssPrep)} s, \`mktorrent\` (SHA-1) ${formatSpread(aria2Prep)} s\n`)
+    if (dfssPrep !== null || aria2Prep !== null) out.push(`- seed preparation, not timed above (from starting the process until the file is hashed and can be served): DFSS \`share\` (SHA-256) ${formatSpread(dfssPrep)} s, \`mktorrent\` (SHA-1, until it exits) ${formatSpread(aria2Prep)} s\n`)
     for (const k of ['dfss', 'aria2', 'http']) if (sum.raw.systems[k] !== undefined) out.push(`- peak RSS by role (MiB), ${label(k)}: ${rssByRole(sum.raw.systems[k] as SystemSummary)}${k === 'dfss' ? ' (target: every process ≤ 150)' : ''}\n`)
     out.push(failures(sum.raw.systems))
   }

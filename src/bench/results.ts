@@ -19,8 +19,8 @@ export interface SystemRun {
   /** Fraction of all uploaded bytes that the seed sent (scale scenario). */
   seedShare?: number | null
   /**
-   * Seconds the seed's file took to prepare before anything could be served, not part of wallS:
-   * DFSS, `share`'s own "hashed … in" time; aria2, mktorrent's wall time.
+   * Seconds the seed's file took to prepare before anything could be served, not part of wallS: from
+   * starting the process until DFSS `share` prints that it hashed the file, or mktorrent exits.
    */
   prepS?: number | null
 }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { availableParallelism } from 'node:os'
 import type * as WorkerThreads from 'node:worker_threads'
+import { HASH_BYTES, countSegments } from '../protocol/messages.ts'
 
 // Loaded on first use: most processes (every rank, every getter without a .part to check) never hash a whole file.
 const require = createRequire(import.meta.url)
@@ -69,7 +70,7 @@ export class HashWorkerError extends Error {}
 
 /** Options of {@link hashSegmentsInParallel}. */
 export interface ParallelHashOptions {
-  /** Threads to use. Default: the machine's parallelism, at most one per {@link RUN_SEGMENTS} segments. */
+  /** Threads wanted (a positive integer), still within {@link affordableThreads}. Default {@link defaultHashThreads}. */
   threads?: number
 }
 
@@ -81,14 +82,24 @@ type FromWorker =
 /** Below this many segments a file is better hashed on the calling thread: starting threads would cost more. */
 export const PARALLEL_HASH_MIN_SEGMENTS = 16
 
-/** True when hashing `segments` segments on threads pays: enough of them, and more than one core. */
+/**
+ * Most hashing threads at once, over the whole process: past a few, reading the disk rather than
+ * hashing bounds the speed, and each thread adds about 8.5 MiB of resident memory.
+ */
+export const MAX_HASH_THREADS = 4
+
+/** True when hashing `segments` segments on threads pays: enough of them, and more than one thread to use. */
 export function worthThreads (segments: number): boolean {
   return segments >= PARALLEL_HASH_MIN_SEGMENTS && defaultHashThreads(segments) > 1
 }
 
-/** Threads {@link hashSegmentsInParallel} uses by default for `segments` segments. */
+/**
+ * Threads {@link hashSegmentsInParallel} uses by default for `segments` segments: one per core, one per
+ * run of {@link RUN_SEGMENTS} segments, at most {@link MAX_HASH_THREADS}, and only as many as the
+ * address-space limit leaves room for (at least 1).
+ */
 export function defaultHashThreads (segments: number): number {
-  return Math.max(1, Math.min(availableParallelism(), Math.ceil(segments / RUN_SEGMENTS), affordableThreads()))
+  return Math.max(1, Math.min(availableParallelism(), Math.ceil(segments / RUN_SEGMENTS), MAX_HASH_THREADS, affordableThreads()))
 }
 
 /**
@@ -98,7 +109,11 @@ export function defaultHashThreads (segments: number): number {
  */
 const WORKER_ADDRESS_SPACE_BYTES = 1024 * 1024 * 1024
 
-/** How many worker threads fit under the process's address-space limit (RLIMIT_AS), from /proc; no limit: any. */
+/**
+ * How many worker threads fit under the process's address-space limit (RLIMIT_AS), read from /proc
+ * (Linux). Without /proc (macOS, Windows: no such limit in practice; the BSDs would need their own
+ * check) or without a limit: no bound.
+ */
 export function affordableThreads (limitsText = readProc('/proc/self/limits'), statusText = readProc('/proc/self/status')): number {
   const limit = limitsText === null ? null : /^Max address space\s+(\S+)/m.exec(limitsText)?.[1]
   if (limit === undefined || limit === null || limit === 'unlimited') return Number.MAX_SAFE_INTEGER
@@ -113,63 +128,100 @@ function readProc (file: string): string | null {
 
 /** What {@link hashSegmentsInParallel} found. */
 export interface SegmentDigests {
-  /** Segment i's SHA-256 at `i * 32`, for every i below `whole`; zeros after. */
+  /** Segment i's SHA-256 at `i * HASH_BYTES`, for every i below `whole`; zeros after. */
   hashes: Buffer
   /** Segments read in full: all of them, unless the file is shorter than the size asked for. */
   whole: number
 }
 
+/** Worker threads started so far in this process (for tests and the debug log). */
+export let hashThreadsStarted = 0
+
+/**
+ * One file at a time: files opened together (a resumed `get` of several) would otherwise each start
+ * their threads against the same address-space room, and the threads would compete for the same cores.
+ */
+let turn: Promise<void> = Promise.resolve()
+
 /**
  * SHA-256 of every segment of the first `size` bytes of `filePath` cut into `segmentSize` pieces.
  * Rejects with the system error (code kept) when the file cannot be read, and with a
- * {@link HashWorkerError} when a worker cannot run.
+ * {@link HashWorkerError} when no thread fits under the address-space limit or a worker cannot start
+ * or dies.
  */
 export async function hashSegmentsInParallel (filePath: string, size: number, segmentSize: number, opts: ParallelHashOptions = {}): Promise<SegmentDigests> {
-  const segments = size === 0 ? 0 : Math.ceil(size / segmentSize)
-  const hashes = Buffer.alloc(segments * 32)
+  if (opts.threads !== undefined && !(Number.isInteger(opts.threads) && opts.threads >= 1)) throw new RangeError(`threads must be a positive integer, not ${opts.threads}`)
+  const segments = countSegments(size, segmentSize)
+  const previous = turn
+  let done!: () => void
+  turn = new Promise(resolve => { done = resolve })
+  await previous
+  try {
+    const threads = Math.min(opts.threads ?? defaultHashThreads(segments), segments, affordableThreads())
+    if (segments > 0 && threads < 1) throw new HashWorkerError('no room under the address-space limit for a hashing thread')
+    return await hashOnThreads(filePath, size, segmentSize, segments, threads)
+  } finally {
+    done()
+  }
+}
+
+async function hashOnThreads (filePath: string, size: number, segmentSize: number, segments: number, threads: number): Promise<SegmentDigests> {
+  const hashes = Buffer.alloc(segments * HASH_BYTES)
   let whole = segments
   if (segments === 0) return { hashes, whole }
-  const threads = Math.max(1, Math.min(opts.threads ?? defaultHashThreads(segments), segments))
   const { Worker } = require('node:worker_threads') as typeof WorkerThreads
   const workers: WorkerThreads.Worker[] = []
   let next = 0
   try {
     await new Promise<void>((resolve, reject) => {
       let running = threads
-      let failed = false
-      const fail = (err: Error): void => { if (!failed) { failed = true; reject(err) } }
+      let settled = false
+      /** Workers told that there is no more work: they may exit. */
+      const released = new Set<WorkerThreads.Worker>()
+      const fail = (err: Error): void => { if (!settled) { settled = true; reject(err) } }
       const handOut = (w: WorkerThreads.Worker): void => {
         if (next >= segments) {
+          released.add(w)
           w.postMessage(null)
-          if (--running === 0) resolve()
+          if (--running === 0 && !settled) { settled = true; resolve() }
           return
         }
         const first = next
         next = Math.min(segments, next + RUN_SEGMENTS)
         w.postMessage({ first, end: next })
       }
-      for (let t = 0; t < threads; t++) {
-        const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { file: filePath, size, segmentSize, pieceSize: HASH_PIECE_BYTES } })
+      for (let t = 0; t < threads && !settled; t++) {
+        let w: WorkerThreads.Worker
+        try {
+          // Throws at once when the system refuses a thread (EAGAIN under a process or cgroup limit).
+          w = new Worker(WORKER_SOURCE, { eval: true, workerData: { file: filePath, size, segmentSize, pieceSize: HASH_PIECE_BYTES } })
+        } catch (err) {
+          fail(new HashWorkerError(`cannot start a hashing thread: ${(err as Error).message}`))
+          break
+        }
+        hashThreadsStarted++
         workers.push(w)
         w.on('message', (m: FromWorker) => {
-          if (failed) return
+          if (settled) return
           if ('error' in m) {
             fail(Object.assign(new Error(m.error.message), m.error.code !== undefined ? { code: m.error.code } : {}))
             return
           }
-          hashes.set(m.digests.subarray(0, m.whole * 32), m.first * 32)
+          hashes.set(m.digests.subarray(0, m.whole * HASH_BYTES), m.first * HASH_BYTES)
           const end = Math.min(segments, m.first + RUN_SEGMENTS)
           if (m.first + m.whole < end) whole = Math.min(whole, m.first + m.whole)
           handOut(w)
         })
         w.on('error', err => { fail(new HashWorkerError(`hashing thread failed: ${err.message}`)) })
-        w.on('exit', code => { if (code !== 0) fail(new HashWorkerError(`hashing thread exited with code ${code}`)) })
+        // Exiting before it was released is a failure, even with code 0.
+        w.on('exit', code => { if (!released.has(w)) fail(new HashWorkerError(`hashing thread exited with code ${code}`)) })
         handOut(w)
       }
     })
   } finally {
-    for (const w of workers) void w.terminate()
+    // Each worker's file descriptor is closed with it: Node tracks the descriptors a worker opens.
+    await Promise.all(workers.map(async w => { await w.terminate() }))
   }
-  hashes.fill(0, whole * 32)
+  hashes.fill(0, whole * HASH_BYTES)
   return { hashes, whole }
 }

@@ -9,7 +9,7 @@ import { RecentSegments } from './recent-segments.ts'
 import { DIRECT_ALIGN, directAligned, directWriter, openDirect } from './direct-io.ts'
 import type { DownloadFile, HeldFile, SegmentStore, StoredSegment } from './store.ts'
 import { hashSegmentsInParallel, worthThreads } from './hash-pool.ts'
-import { segmentHash, segmentLength, verifySegment } from './verify.ts'
+import { digestMatches, segmentLength, verifySegment } from './verify.ts'
 
 const log = debuglog('dfss:store')
 
@@ -259,7 +259,7 @@ async function verifyExisting (filePath: string, fh: FileHandle, meta: FileMeta,
   if (meta.algo === 'sha256' && worthThreads(n)) {
     const digests = await hashSegmentsInParallel(filePath, meta.size, meta.segmentSize).catch(() => null)
     if (digests !== null) {
-      for (let i = 0; i < digests.whole; i++) if (digests.hashes.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES).equals(segmentHash(meta, i))) bits.set(i)
+      for (let i = 0; i < digests.whole; i++) if (digestMatches(meta, i, digests.hashes.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES))) bits.set(i)
       return
     }
   }

@@ -15,7 +15,11 @@ export function segmentLength (meta: FileMeta, index: number): number {
 /** True when `data` is segment `index` of the file: classic, the content is the hash text; real, SHA-256 matches. */
 export function verifySegment (meta: FileMeta, index: number, data: Buffer): boolean {
   if (data.length !== segmentLength(meta, index)) return false
-  const expected = segmentHash(meta, index)
-  if (meta.algo === 'classic') return data.equals(expected)
-  return createHash('sha256').update(data).digest().equals(expected)
+  if (meta.algo === 'classic') return data.equals(segmentHash(meta, index))
+  return digestMatches(meta, index, createHash('sha256').update(data).digest())
+}
+
+/** True when `digest` (SHA-256 of segmentLength(meta, index) bytes) is segment `index`'s hash. */
+export function digestMatches (meta: FileMeta, index: number, digest: Uint8Array): boolean {
+  return segmentHash(meta, index).equals(digest)
 }

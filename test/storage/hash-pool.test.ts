@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { availableParallelism, tmpdir } from 'node:os'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { PARALLEL_HASH_MIN_SEGMENTS, affordableThreads, defaultHashThreads, hashSegmentsInParallel, worthThreads } from '../../src/storage/hash-pool.ts'
+import { MAX_HASH_THREADS, PARALLEL_HASH_MIN_SEGMENTS, affordableThreads, defaultHashThreads, hashSegmentsInParallel, hashThreadsStarted, worthThreads } from '../../src/storage/hash-pool.ts'
 import { hashFile } from '../../src/storage/hasher.ts'
 
 let dir = ''
@@ -54,10 +54,28 @@ describe('hashSegmentsInParallel', () => {
     assert.deepEqual(await hashSegmentsInParallel(path.join(dir, 'not-opened'), 0, 4096), { hashes: Buffer.alloc(0), whole: 0 })
   })
 
-  it('uses threads only for files of enough segments', () => {
+  it('refuses a thread count that is not a positive integer', async () => {
+    for (const threads of [0, -1, 1.5, Number.NaN]) {
+      await assert.rejects(hashSegmentsInParallel(path.join(dir, 'x'), 100_000, 4096, { threads }), RangeError)
+    }
+  })
+
+  it('hashes files asked for at the same time one after the other, each correctly, on threads', async () => {
+    const seg = 8192
+    const a = await randomFile('a.bin', 40 * seg)
+    const b = await randomFile('b.bin', 24 * seg + 1)
+    const before = hashThreadsStarted
+    const [ha, hb] = await Promise.all([hashSegmentsInParallel(a.file, a.bytes.length, seg, { threads: 2 }), hashSegmentsInParallel(b.file, b.bytes.length, seg, { threads: 2 })])
+    assert.deepEqual(ha.hashes, Buffer.concat(expected(a.bytes, seg)))
+    assert.deepEqual(hb.hashes, Buffer.concat(expected(b.bytes, seg)))
+    assert.equal(hashThreadsStarted - before, 4)
+  })
+
+  it('uses threads only for files of enough segments, and at most MAX_HASH_THREADS', () => {
     assert.equal(worthThreads(PARALLEL_HASH_MIN_SEGMENTS - 1), false)
-    assert.equal(worthThreads(PARALLEL_HASH_MIN_SEGMENTS), defaultHashThreads(PARALLEL_HASH_MIN_SEGMENTS) > 1)
     assert.equal(defaultHashThreads(1), 1)
+    assert.ok(defaultHashThreads(1_000_000) <= MAX_HASH_THREADS)
+    if (availableParallelism() > 1 && affordableThreads() > 1) assert.equal(worthThreads(PARALLEL_HASH_MIN_SEGMENTS), true)
   })
 })
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { directWriter, openDirect } from '../../src/storage/direct-io.ts'
-import { PARALLEL_HASH_MIN_SEGMENTS } from '../../src/storage/hash-pool.ts'
+import { PARALLEL_HASH_MIN_SEGMENTS, hashThreadsStarted, worthThreads } from '../../src/storage/hash-pool.ts'
 import { hashFile } from '../../src/storage/hasher.ts'
 import { RealStore, WRITE_BEHIND_BYTES } from '../../src/storage/real-store.ts'
 import type { DownloadFile } from '../../src/storage/store.ts'
@@ -159,8 +159,10 @@ describe('RealStore downloads', () => {
     await part.write(Buffer.alloc(100, 0xee), 0, 100, 6 * seg + 5)
     await part.close()
     const second = new RealStore(out)
+    const threadsBefore = hashThreadsStarted
     const b = await second.openDownload(meta)
     assert.deepEqual(b.missing(), Array.from({ length: n }, (_, i) => i).filter(i => i % 3 === 1 || i === 6))
+    if (worthThreads(n)) assert.ok(hashThreadsStarted > threadsBefore, 'the check ran on threads')
     await writeAll(b, meta, bytes)
     const where = await b.complete()
     assert.deepEqual(await readFile(where), bytes)

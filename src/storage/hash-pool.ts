@@ -134,7 +134,7 @@ export interface SegmentDigests {
   whole: number
 }
 
-/** Worker threads started so far in this process (for tests and the debug log). */
+/** Worker threads started so far in this process (for tests). */
 export let hashThreadsStarted = 0
 
 /**

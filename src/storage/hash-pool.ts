@@ -22,7 +22,7 @@ const RUN_SEGMENTS = 8
  * 1 GiB from the page cache here took 0.16 s of system CPU in 128 KiB reads and 0.60 s in 1 MiB
  * reads (the kernel's copy then misses the cache), and read + SHA-256 of it 0.97 s against 1.34 s.
  */
-export const HASH_PIECE_BYTES = 128 * 1024
+const HASH_PIECE_BYTES = 128 * 1024
 
 /**
  * The worker, run with `eval` (a script beside the bundle would have to be found at run time). For each
@@ -98,8 +98,8 @@ export function worthThreads (segments: number): boolean {
  * run of {@link RUN_SEGMENTS} segments, at most {@link MAX_HASH_THREADS}, and only as many as the
  * address-space limit leaves room for (at least 1).
  */
-export function defaultHashThreads (segments: number): number {
-  return Math.max(1, Math.min(availableParallelism(), Math.ceil(segments / RUN_SEGMENTS), MAX_HASH_THREADS, affordableThreads()))
+export function defaultHashThreads (segments: number, room = affordableThreads()): number {
+  return Math.max(1, Math.min(availableParallelism(), Math.ceil(segments / RUN_SEGMENTS), MAX_HASH_THREADS, room))
 }
 
 /**
@@ -157,7 +157,8 @@ export async function hashSegmentsInParallel (filePath: string, size: number, se
   turn = new Promise(resolve => { done = resolve })
   await previous
   try {
-    const threads = Math.min(opts.threads ?? defaultHashThreads(segments), segments, affordableThreads())
+    const room = affordableThreads()
+    const threads = Math.min(opts.threads ?? defaultHashThreads(segments, room), segments, room)
     if (segments > 0 && threads < 1) throw new HashWorkerError('no room under the address-space limit for a hashing thread')
     return await hashOnThreads(filePath, size, segmentSize, segments, threads)
   } finally {

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
+import { once } from 'node:events'
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import net from 'node:net'
 import os, { availableParallelism } from 'node:os'
 import path from 'node:path'
 import { describe, it } from 'node:test'
@@ -122,10 +124,15 @@ describe('dfss CLI', () => {
       const meta = await hashFile(file, 'big.bin', 64 * 1024)
       // 1.8 GB of address space: room for Node, not for the 1 GiB each hashing thread is allowed (a thread
       // reserves 0.6-0.9 GiB; where it cannot, V8 kills the whole process).
-      const r = await runDfssUnderUlimit(1_800_000, ['share', file, '--segment-size', '64KiB', '-t', '127.0.0.1:1', '--host', '127.0.0.1'], dir)
+      // A port that was just free: nothing listens there, so the share ends once it has hashed.
+      const probe = net.createServer().listen(0, '127.0.0.1')
+      await once(probe, 'listening')
+      const port = (probe.address() as net.AddressInfo).port
+      await new Promise(resolve => probe.close(resolve))
+      const r = await runDfssUnderUlimit(1_800_000, ['share', file, '--segment-size', '64KiB', '-t', `127.0.0.1:${port}`, '--host', '127.0.0.1'], dir)
       assert.equal(r.signal, null, r.stderr)
       assert.match(r.stdout, new RegExp(`^hashed big\\.bin: .*, 41 segments, id ${deriveFileId(meta).slice(0, 16)}, in `, 'm'))
-      // Then it cannot reach the tracker (nothing listens on port 1): an ordinary failure, not a crash.
+      // Then it cannot reach the tracker: an ordinary failure, not a crash.
       assert.equal(r.code, 1, r.stderr)
     } finally {
       await rm(dir, { recursive: true, force: true })

@@ -2,6 +2,7 @@
 import path from 'node:path'
 import { BIN, fileSize } from './files.ts'
 import { cpuSince, cpuSnapshot, failedRun, lastExitMs, peakRssByRole, waitAllOk, type SwarmSetup } from './measure.ts'
+import { parseGetterEvents, swarmPhases } from './phases.ts'
 import { ProcessSet } from './proc.ts'
 import type { SystemRun } from './results.ts'
 
@@ -53,6 +54,7 @@ export async function runDfssSwarm (s: SwarmSetup): Promise<SystemRun> {
     const seedId = Number((await seed.waitForLine(/^sharing [0-9]+ files? as peer ([0-9]+)/, SEED_READY_MS))[1])
     const base = await cpuSnapshot([tracker, seed])
     const t0 = performance.now()
+    const startMs = Date.now()
     const getters = Array.from({ length: s.downloaders }, (_, i) => procs.spawn(BIN,
       ['get', s.name, '-t', addr, '-o', path.join(s.work, `get${i}`), '--host', '127.0.0.1', '--json', ...limit],
       { role: 'getter', cwd: s.work }))
@@ -65,7 +67,8 @@ export async function runDfssSwarm (s: SwarmSetup): Promise<SystemRun> {
       if (size !== s.fileBytes) throw new Error(`getter ${i} has ${size} bytes of ${s.fileBytes}`)
     }
     const seedShare = seedShareOf(getters.map(g => parseGetSummary(g.stdout)), seedId)
-    return { ok: true, wallS, cpuS, bytes, peakRssKiB: await peakRssByRole(procs.procs), seedShare, prepS }
+    const phases = swarmPhases(getters.map(g => parseGetterEvents(g.stdout)), seedId, startMs)
+    return { ok: true, wallS, cpuS, bytes, peakRssKiB: await peakRssByRole(procs.procs), seedShare, prepS, phases }
   } catch (err) {
     return failedRun(err, bytes, procs.procs)
   } finally {

@@ -1,5 +1,6 @@
 /** Summaries (median and spread over runs, ratios within runs) and the Markdown report. PURE. */
 import { swarmEfficiency } from './fluid.ts'
+import type { SwarmPhases } from './phases.ts'
 import type { BenchResults, ClassicCase, SwarmCase, SystemRun } from './results.ts'
 import { pairedRatios, summarize, type Spread } from './stats.ts'
 import { formatNumber, formatSpread, formatTable } from './table.ts'
@@ -17,9 +18,27 @@ export interface SystemSummary {
   seedShare: Spread | null
   /** Seed preparation (hashing the file) in seconds; see SystemRun.prepS. */
   prepS: Spread | null
+  /** DFSS: the phases of its runs (see phases.ts) and the exit after the last getter was done; null when no run has them. */
+  phases: PhaseSummary | null
   /** Highest peak RSS (MiB) per role over all runs. */
   peakRssMiB: Record<string, number>
   errors: string[]
+}
+
+/** Median and spread of each phase of a system's runs, in seconds. */
+export interface PhaseSummary { startupS: Spread | null, passS: Spread | null, tailS: Spread | null, exitS: Spread | null, spreadMedianS: Spread | null }
+
+function summarizePhases (runs: readonly SystemRun[]): PhaseSummary | null {
+  const with_ = runs.filter(r => r.ok && r.phases != null && r.wallS !== null)
+  if (with_.length === 0) return null
+  const pick = (f: (p: SwarmPhases, wallS: number) => number): Spread | null => summarize(with_.map(r => f(r.phases as SwarmPhases, r.wallS as number)))
+  return {
+    startupS: pick(p => p.startupS),
+    passS: pick(p => p.passS),
+    tailS: pick(p => p.tailS),
+    exitS: pick((p, wallS) => wallS - p.startupS - p.passS - p.tailS),
+    spreadMedianS: pick(p => p.spreadMedianS)
+  }
 }
 
 /** Summarises one system's runs. */
@@ -34,6 +53,7 @@ export function summarizeSystem (runs: readonly SystemRun[]): SystemSummary {
     cpuSPerGiB: summarize(runs.map(r => (r.cpuS !== null && r.bytes > 0 ? r.cpuS / (r.bytes / GiB) : null))),
     seedShare: summarize(runs.map(r => r.seedShare ?? null)),
     prepS: summarize(runs.map(r => r.prepS ?? null)),
+    phases: summarizePhases(runs),
     peakRssMiB: peak,
     errors: [...new Set(runs.filter(r => !r.ok).map(r => r.error ?? 'failed'))]
   }
@@ -181,6 +201,12 @@ export function renderReport (r: BenchResults, sum: BenchSummary = summarizeResu
       ['N', 'T_min s', 'DFSS s', 'DFSS efficiency', 'aria2 s', 'aria2 efficiency', 'DFSS ÷ aria2', 'DFSS CPU s/GiB', 'DFSS peak RSS MiB'],
       sum.swarm.map(s => [String(s.downloaders), formatNumber(s.fluidBoundS), formatSpread(s.systems['dfss']?.wallS ?? null), formatSpread(s.dfssEfficiency, 0, '%', 100), formatSpread(s.systems['aria2']?.wallS ?? null), formatSpread(s.aria2Efficiency, 0, '%', 100), formatSpread(s.dfssOverAria2), formatSpread(s.systems['dfss']?.cpuSPerGiB ?? null), s.systems['dfss'] !== undefined ? maxRss(s.systems['dfss']) : 'n/a'])))
     out.push('\nTarget: DFSS at least 90% for every N.\n')
+    const phased = sum.swarm.filter(s => s.systems['dfss']?.phases != null)
+    if (phased.length > 0) {
+      out.push('\nWhere DFSS\'s time goes (from the getters\' `--json` events): start-up until the seed\'s first segment arrived, the seed\'s pass until every segment had arrived once from it (T_min when the seed\'s cap binds), the tail until the last getter was done, then the exit; spread: how long after its first arrival from the seed a segment had reached every getter (median of a run\'s segments).\n\n')
+      out.push(formatTable(['N', 'start-up s', 'seed\'s pass s', 'tail s', 'exit s', 'spread s'],
+        phased.map(s => { const p = s.systems['dfss']?.phases as PhaseSummary; return [String(s.downloaders), formatSpread(p.startupS), formatSpread(p.passS), formatSpread(p.tailS), formatSpread(p.exitS), formatSpread(p.spreadMedianS)] })))
+    }
     for (const s of sum.swarm) out.push(failures(s.systems))
   }
 

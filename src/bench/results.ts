@@ -1,4 +1,5 @@
 /** The shape of a benchmark's results (written as JSON under bench/results/). Types only. */
+import type { SwarmPhases } from './phases.ts'
 
 /** The machine a benchmark ran on; `loadAtStart` is the 1, 5 and 15 minute load average when it began (other work skews timings). */
 export interface MachineInfo { cpu: string, cores: number, memoryGiB: number, node: string, os: string, loadAtStart: number[] }
@@ -23,6 +24,8 @@ export interface SystemRun {
    * starting the process until DFSS `share` prints that it hashed the file, or mktorrent exits.
    */
   prepS?: number | null
+  /** DFSS only: start-up, the seed's pass and the tail of the run, from the getters' events (see phases.ts). */
+  phases?: SwarmPhases | null
 }
 
 /** Classic scenario: one fixture or the flash crowd. */

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { parseGetSummary, seedShareOf } from '../../src/bench/dfss-system.ts'
 import { fluidLowerBoundSeconds, swarmEfficiency } from '../../src/bench/fluid.ts'
+import { parseGetterEvents, swarmPhases } from '../../src/bench/phases.ts'
 import { parseProcStatCpu, parseTimeOutput } from '../../src/bench/proc.ts'
 import { renderReport, summarizeSystem } from '../../src/bench/report.ts'
 import type { BenchResults, SystemRun } from '../../src/bench/results.ts'
@@ -105,6 +106,39 @@ describe('parsers of measurements', () => {
   })
 })
 
+describe('swarm phases', () => {
+  // Seed is peer 1; getters started at t = 1000. Segment 0 reaches getter A from the seed at 1500 and
+  // getter B from A at 1900; segment 1 reaches B from the seed at 1600 and A from B at 1700.
+  const a = [
+    '{"t":1400,"event":"start","file":"f"}',
+    '{"t":1500,"event":"segment","file":"f","index":0,"from":1,"bytes":1,"have":1,"total":2}',
+    'dfss get: a warning line',
+    '{"t":1700,"event":"segment","file":"f","index":1,"from":3,"bytes":1,"have":2,"total":2}',
+    '{"t":1750,"event":"done","file":"f","path":"/x/f","ms":1}',
+    '{"t":1760,"event":"summary","seconds":1,"transfers":[]}'
+  ].join('\n')
+  const b = [
+    '{"t":1600,"event":"segment","file":"f","index":1,"from":1,"bytes":1,"have":1,"total":2}',
+    '{"t":1900,"event":"segment","file":"f","index":0,"from":2,"bytes":1,"have":2,"total":2}',
+    '{"t":2000,"event":"done","file":"f","path":"/y/f","ms":1}'
+  ].join('\n')
+
+  it('keeps only the segment and done events of a getter\'s output', () => {
+    assert.deepEqual(parseGetterEvents(a).map(e => e.event), ['segment', 'segment', 'done'])
+    assert.deepEqual(parseGetterEvents(a)[0], { t: 1500, event: 'segment', from: 1, index: 0 })
+  })
+
+  it('splits a run into start-up, the seed\'s pass and the tail', () => {
+    const p = swarmPhases([parseGetterEvents(a), parseGetterEvents(b)], 1, 1000)
+    assert.deepEqual(p, { startupS: 0.5, passS: 0.1, tailS: 0.4, spreadMedianS: 0.25 })
+  })
+
+  it('has no phases when a getter never finished or the seed sent nothing', () => {
+    assert.equal(swarmPhases([parseGetterEvents(a), parseGetterEvents(b).filter(e => e.event !== 'done')], 1, 1000), null)
+    assert.equal(swarmPhases([parseGetterEvents(a), parseGetterEvents(b)], 9, 1000), null)
+  })
+})
+
 describe('report', () => {
   const run = (wallS: number | null, extra: Partial<SystemRun> = {}): SystemRun => ({ ok: wallS !== null, wallS, cpuS: wallS, bytes: 3 * 1024 * MiB, peakRssKiB: { getter: 100 * 1024 }, ...extra })
 
@@ -128,7 +162,7 @@ describe('report', () => {
       notes: ['a note'],
       classic: [{ name: 'test1', ranks: 4, dfss: [0.6, 0.8], floor: [0.2, 0.2], floorNoCa: [0.1, 0.1], mpirun: null, mpirunFloor: null, errors: [] }],
       raw: { name: 'raw', fileBytes: 1024 * MiB, downloaders: 3, uploadLimit: null, fluidBoundS: null, systems: { dfss: [run(2, { prepS: 0.6 }), run(4, { prepS: 0.7 })], aria2: [run(8, { prepS: 0.5 }), run(8, { prepS: 0.5 })] } },
-      swarm: [{ name: 'swarm N=3', fileBytes: 256 * MiB, downloaders: 3, uploadLimit: 20 * MiB, fluidBoundS: 12.8, systems: { dfss: [run(16), run(12.8)], aria2: [run(20), run(20)] } }],
+      swarm: [{ name: 'swarm N=3', fileBytes: 256 * MiB, downloaders: 3, uploadLimit: 20 * MiB, fluidBoundS: 12.8, systems: { dfss: [run(16, { phases: { startupS: 1, passS: 13, tailS: 1.5, spreadMedianS: 0.5 } }), run(12.8, { phases: { startupS: 0.5, passS: 11, tailS: 1, spreadMedianS: 0.7 } })], aria2: [run(20), run(20)] } }],
       scale: { name: 'scale', fileBytes: 64 * MiB, downloaders: 31, uploadLimit: null, fluidBoundS: null, systems: { dfss: [run(5, { seedShare: 0.2 }), run(5, { seedShare: 0.3 })] } }
     }
     const md = renderReport(r)
@@ -137,6 +171,7 @@ describe('report', () => {
     assert.match(md, /DFSS ÷ aria2 wall time: \*\*0\.38 \(0\.25–0\.50\)\*\*/)
     assert.match(md, /\| 3 +\| +12\.80 \|.*\| +90% \(80–100\) \|.*\| +64% \|/)
     assert.match(md, /25\.0% \(20\.0–30\.0\)/)
+    assert.match(md, /\| 3 +\| 0\.75 \(0\.50–1\.00\) \| 12\.00 \(11\.00–13\.00\) \| 1\.25 \(1\.00–1\.50\) \| 0\.40 \(0\.30–0\.50\) \| 0\.60 \(0\.50–0\.70\) \|/)
     assert.match(md, /- a note/)
     assert.match(md, /seed preparation, not timed above .*: DFSS `share` \(SHA-256\) 0\.65 \(0\.60–0\.70\) s, `mktorrent` \(SHA-1, until it exits\) 0\.50 s/)
   })

@@ -1,0 +1,71 @@
+/**
+ * Where a DFSS swarm's time goes, from the getters' `--json` events. PURE.
+ *
+ * A capped swarm cannot finish before the seed has sent every segment once (T_min = F/u_seed when the
+ * seed's cap binds), so its wall time splits into three phases: start-up, until the seed's first
+ * segment reached a getter; the seed's pass, until every segment had reached some getter from the
+ * seed; the tail, until the last getter was done; then the processes' exit. `segment` and `done`
+ * events fire once the data is on disk.
+ */
+
+/** One getter event as `dfss get --json` prints it (only the fields used here). */
+export interface GetterEvent { t: number, event: string, from?: number, index?: number }
+
+/** The phases of one run, in seconds. */
+export interface SwarmPhases {
+  /** From starting the getters until the seed's first segment arrived. */
+  startupS: number
+  /** From then until every segment had arrived once from the seed. */
+  passS: number
+  /** From then until the last getter was done. */
+  tailS: number
+  /** Median time from a segment's first arrival from the seed until every getter had it. */
+  spreadMedianS: number
+}
+
+/** The `segment` and `done` events in a getter's stdout (other lines are skipped). */
+export function parseGetterEvents (stdout: string): GetterEvent[] {
+  const out: GetterEvent[] = []
+  for (const line of stdout.split('\n')) {
+    if (!line.startsWith('{') || !(line.includes('"segment"') || line.includes('"done"'))) continue
+    try {
+      const e = JSON.parse(line) as Partial<GetterEvent>
+      if (typeof e.t === 'number' && (e.event === 'segment' || e.event === 'done')) out.push({ t: e.t, event: e.event, ...(typeof e.from === 'number' ? { from: e.from } : {}), ...(typeof e.index === 'number' ? { index: e.index } : {}) })
+    } catch { /* not JSON */ }
+  }
+  return out
+}
+
+/**
+ * The phases of one run: `getters` holds each getter's events, `seedId` is the seed's peer id and
+ * `startMs` the epoch milliseconds at which the getters were started. Null when a getter never
+ * finished or the seed sent nothing.
+ */
+export function swarmPhases (getters: ReadonlyArray<readonly GetterEvent[]>, seedId: number, startMs: number): SwarmPhases | null {
+  const fromSeed = new Map<number, number>()
+  const lastCopy = new Map<number, number>()
+  let lastDone = Number.NEGATIVE_INFINITY
+  for (const events of getters) {
+    let done = false
+    for (const e of events) {
+      if (e.event === 'done') { done = true; lastDone = Math.max(lastDone, e.t); continue }
+      if (e.index === undefined) continue
+      if (e.from === seedId && !((fromSeed.get(e.index) ?? Infinity) <= e.t)) fromSeed.set(e.index, e.t)
+      lastCopy.set(e.index, Math.max(lastCopy.get(e.index) ?? e.t, e.t))
+    }
+    if (!done) return null
+  }
+  if (fromSeed.size === 0) return null
+  let first = Infinity
+  let passEnd = Number.NEGATIVE_INFINITY
+  const spread: number[] = []
+  for (const [index, t] of fromSeed) {
+    first = Math.min(first, t)
+    passEnd = Math.max(passEnd, t)
+    spread.push((lastCopy.get(index) as number) - t)
+  }
+  spread.sort((a, b) => a - b)
+  const mid = spread.length >> 1
+  const median = spread.length % 2 === 1 ? spread[mid] as number : ((spread[mid - 1] as number) + (spread[mid] as number)) / 2
+  return { startupS: (first - startMs) / 1000, passS: (passEnd - first) / 1000, tailS: (lastDone - passEnd) / 1000, spreadMedianS: median / 1000 }
+}

@@ -7,6 +7,7 @@
  * seed; the tail, until the last getter was done; then the processes' exit. `segment` and `done`
  * events fire once the data is on disk.
  */
+import { median } from './stats.ts'
 
 /** One getter event as `dfss get --json` prints it (only the fields used here). */
 export interface GetterEvent { t: number, event: string, from?: number, index?: number }
@@ -64,8 +65,5 @@ export function swarmPhases (getters: ReadonlyArray<readonly GetterEvent[]>, see
     passEnd = Math.max(passEnd, t)
     spread.push((lastCopy.get(index) as number) - t)
   }
-  spread.sort((a, b) => a - b)
-  const mid = spread.length >> 1
-  const median = spread.length % 2 === 1 ? spread[mid] as number : ((spread[mid - 1] as number) + (spread[mid] as number)) / 2
-  return { startupS: (first - startMs) / 1000, passS: (passEnd - first) / 1000, tailS: (lastDone - passEnd) / 1000, spreadMedianS: median / 1000 }
+  return { startupS: (first - startMs) / 1000, passS: (passEnd - first) / 1000, tailS: (lastDone - passEnd) / 1000, spreadMedianS: median(spread) / 1000 }
 }

@@ -29,9 +29,9 @@ export interface SystemSummary {
 export interface PhaseSummary { startupS: Spread | null, passS: Spread | null, tailS: Spread | null, exitS: Spread | null, spreadMedianS: Spread | null }
 
 function summarizePhases (runs: readonly SystemRun[]): PhaseSummary | null {
-  const with_ = runs.filter(r => r.ok && r.phases != null && r.wallS !== null)
-  if (with_.length === 0) return null
-  const pick = (f: (p: SwarmPhases, wallS: number) => number): Spread | null => summarize(with_.map(r => f(r.phases as SwarmPhases, r.wallS as number)))
+  const phased = runs.filter(r => r.ok && r.phases != null && r.wallS !== null)
+  if (phased.length === 0) return null
+  const pick = (f: (p: SwarmPhases, wallS: number) => number): Spread | null => summarize(phased.map(r => f(r.phases as SwarmPhases, r.wallS as number)))
   return {
     startupS: pick(p => p.startupS),
     passS: pick(p => p.passS),

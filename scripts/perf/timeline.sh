@@ -27,8 +27,11 @@ for (let k = 1; k <= n; k++) {
   }
 }
 console.log(`seed sent ${seed}; first segment ${firstSeg} ms, last start ${lastStart} ms, first done ${firstDone} ms, last done ${lastDone} ms`)
+if (fromSeed.size === 0) { console.log("phases: the seed sent nothing"); process.exit(0) }
 const seedFirst = Math.min(...fromSeed.values()), passEnd = Math.max(...fromSeed.values())
 const spread = [...fromSeed].map(([i, t]) => lastCopy.get(i) - t).sort((a, b) => a - b)
-const q = p => spread[Math.min(spread.length - 1, Math.floor(p * spread.length))]
-console.log(`phases: start-up ${seedFirst} ms, seed pass ${passEnd - seedFirst} ms (${fromSeed.size} segments), tail ${lastDone - passEnd} ms; spread median ${q(0.5)} ms, p90 ${q(0.9)} ms, max ${spread[spread.length - 1]} ms`)
+const mid = spread.length >> 1 // median as the bench takes it (src/bench/stats.ts): mean of the middle two
+const median = spread.length % 2 === 1 ? spread[mid] : (spread[mid - 1] + spread[mid]) / 2
+const p90 = spread[Math.min(spread.length - 1, Math.floor(0.9 * spread.length))]
+console.log(`phases: start-up ${seedFirst} ms, seed pass ${passEnd - seedFirst} ms (${fromSeed.size} segments), tail ${lastDone - passEnd} ms; spread median ${median} ms, p90 ${p90} ms, max ${spread[spread.length - 1]} ms`)
 ' "$2" "$3"

@@ -10,7 +10,7 @@
 import { median } from './stats.ts'
 
 /** One getter event as `dfss get --json` prints it (only the fields used here). */
-export interface GetterEvent { t: number, event: string, from?: number, index?: number }
+export interface GetterEvent { t: number, event: string, from?: number, index?: number, total?: number }
 
 /** The phases of one run, in seconds. */
 export interface SwarmPhases {
@@ -31,7 +31,8 @@ export function parseGetterEvents (stdout: string): GetterEvent[] {
     if (!line.startsWith('{') || !(line.includes('"segment"') || line.includes('"done"'))) continue
     try {
       const e = JSON.parse(line) as Partial<GetterEvent>
-      if (typeof e.t === 'number' && (e.event === 'segment' || e.event === 'done')) out.push({ t: e.t, event: e.event, ...(typeof e.from === 'number' ? { from: e.from } : {}), ...(typeof e.index === 'number' ? { index: e.index } : {}) })
+      if (typeof e.t !== 'number' || (e.event !== 'segment' && e.event !== 'done')) continue
+      out.push({ t: e.t, event: e.event, ...(typeof e.from === 'number' ? { from: e.from } : {}), ...(typeof e.index === 'number' ? { index: e.index } : {}), ...(typeof e.total === 'number' ? { total: e.total } : {}) })
     } catch { /* not JSON */ }
   }
   return out
@@ -40,23 +41,26 @@ export function parseGetterEvents (stdout: string): GetterEvent[] {
 /**
  * The phases of one run: `getters` holds each getter's events, `seedId` is the seed's peer id and
  * `startMs` the epoch milliseconds at which the getters were started. Null when a getter never
- * finished or the seed sent nothing.
+ * finished, or some segment never came from the seed (a getter that resumed, or events lost): the
+ * seed's pass would then end too early.
  */
 export function swarmPhases (getters: ReadonlyArray<readonly GetterEvent[]>, seedId: number, startMs: number): SwarmPhases | null {
   const fromSeed = new Map<number, number>()
   const lastCopy = new Map<number, number>()
   let lastDone = Number.NEGATIVE_INFINITY
+  let total = 0
   for (const events of getters) {
     let done = false
     for (const e of events) {
       if (e.event === 'done') { done = true; lastDone = Math.max(lastDone, e.t); continue }
       if (e.index === undefined) continue
-      if (e.from === seedId && !((fromSeed.get(e.index) ?? Infinity) <= e.t)) fromSeed.set(e.index, e.t)
+      total = Math.max(total, e.total ?? 0)
+      if (e.from === seedId && e.t < (fromSeed.get(e.index) ?? Infinity)) fromSeed.set(e.index, e.t)
       lastCopy.set(e.index, Math.max(lastCopy.get(e.index) ?? e.t, e.t))
     }
     if (!done) return null
   }
-  if (fromSeed.size === 0) return null
+  if (fromSeed.size === 0 || fromSeed.size < total) return null
   let first = Infinity
   let passEnd = Number.NEGATIVE_INFINITY
   const spread: number[] = []

@@ -203,7 +203,7 @@ export function renderReport (r: BenchResults, sum: BenchSummary = summarizeResu
     out.push('\nTarget: DFSS at least 90% for every N.\n')
     const phased = sum.swarm.filter(s => s.systems['dfss']?.phases != null)
     if (phased.length > 0) {
-      out.push('\nWhere DFSS\'s time goes (from the getters\' `--json` events): start-up until the seed\'s first segment arrived, the seed\'s pass until every segment had arrived once from it (T_min when the seed\'s cap binds), the tail until the last getter was done, then the exit; spread: how long after its first arrival from the seed a segment had reached every getter (median of a run\'s segments).\n\n')
+      out.push('\nWhere DFSS\'s time goes (from the getters\' `--json` events): start-up until the seed\'s first segment arrived, the seed\'s pass until every segment had arrived once from it (T_min when the seed\'s cap binds), the tail until the last getter was done, then the exit (the getters wait for the tracker to close the finished swarm, and shut down); spread: how long after its first arrival from the seed a segment had reached every getter (median of a run\'s segments).\n\n')
       out.push(formatTable(['N', 'start-up s', 'seed\'s pass s', 'tail s', 'exit s', 'spread s'],
         phased.map(s => { const p = s.systems['dfss']?.phases as PhaseSummary; return [String(s.downloaders), formatSpread(p.startupS), formatSpread(p.passS), formatSpread(p.tailS), formatSpread(p.exitS), formatSpread(p.spreadMedianS)] })))
     }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { parseGetSummary, seedShareOf } from '../../src/bench/dfss-system.ts'
 import { fluidLowerBoundSeconds, swarmEfficiency } from '../../src/bench/fluid.ts'
-import { parseGetterEvents, swarmPhases } from '../../src/bench/phases.ts'
+import { parseGetterEvents, swarmPhases, type GetterEvent } from '../../src/bench/phases.ts'
 import { parseProcStatCpu, parseTimeOutput } from '../../src/bench/proc.ts'
 import { renderReport, summarizeSystem } from '../../src/bench/report.ts'
 import type { BenchResults, SystemRun } from '../../src/bench/results.ts'
@@ -125,7 +125,7 @@ describe('swarm phases', () => {
 
   it('keeps only the segment and done events of a getter\'s output', () => {
     assert.deepEqual(parseGetterEvents(a).map(e => e.event), ['segment', 'segment', 'done'])
-    assert.deepEqual(parseGetterEvents(a)[0], { t: 1500, event: 'segment', from: 1, index: 0 })
+    assert.deepEqual(parseGetterEvents(a)[0], { t: 1500, event: 'segment', from: 1, index: 0, total: 2 })
   })
 
   it('splits a run into start-up, the seed\'s pass and the tail', () => {
@@ -133,9 +133,19 @@ describe('swarm phases', () => {
     assert.deepEqual(p, { startupS: 0.5, passS: 0.1, tailS: 0.4, spreadMedianS: 0.25 })
   })
 
-  it('has no phases when a getter never finished or the seed sent nothing', () => {
+  it('takes the seed\'s first send of a segment and its last copy, whatever order the getters come in', () => {
+    const seg = (t: number, index: number, from: number): GetterEvent => ({ t, event: 'segment', index, from, total: 2 })
+    // The seed sent segment 0 twice (1500, then 1800); segment 1's last copy (2100) is listed first.
+    const g1 = [seg(1500, 0, 1), seg(2100, 1, 3), { t: 2150, event: 'done' }]
+    const g2 = [seg(1300, 1, 1), seg(1800, 0, 1), { t: 2200, event: 'done' }]
+    assert.deepEqual(swarmPhases([g1, g2], 1, 1000), { startupS: 0.3, passS: 0.2, tailS: 0.7, spreadMedianS: 0.55 })
+  })
+
+  it('has no phases when a getter never finished, or a segment never came from the seed', () => {
     assert.equal(swarmPhases([parseGetterEvents(a), parseGetterEvents(b).filter(e => e.event !== 'done')], 1, 1000), null)
     assert.equal(swarmPhases([parseGetterEvents(a), parseGetterEvents(b)], 9, 1000), null)
+    // A getter that resumed with segment 1 already on disk: only segment 0 arrives, from the seed.
+    assert.equal(swarmPhases([parseGetterEvents(a).filter(e => e.index !== 1)], 1, 1000), null)
   })
 })
 

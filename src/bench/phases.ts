@@ -20,8 +20,10 @@ export interface SwarmPhases {
   passS: number
   /** From then until the last getter was done. */
   tailS: number
-  /** Median time from a segment's first arrival from the seed until every getter had it. */
+  /** Time from a segment's first arrival from the seed until every getter had it: median, 90th percentile, longest. */
   spreadMedianS: number
+  spreadP90S: number
+  spreadMaxS: number
 }
 
 /** The `segment` and `done` events in a getter's stdout (other lines are skipped). */
@@ -69,5 +71,13 @@ export function swarmPhases (getters: ReadonlyArray<readonly GetterEvent[]>, see
     passEnd = Math.max(passEnd, t)
     spread.push((lastCopy.get(index) as number) - t)
   }
-  return { startupS: (first - startMs) / 1000, passS: (passEnd - first) / 1000, tailS: (lastDone - passEnd) / 1000, spreadMedianS: median(spread) / 1000 }
+  spread.sort((a, b) => a - b)
+  return {
+    startupS: (first - startMs) / 1000,
+    passS: (passEnd - first) / 1000,
+    tailS: (lastDone - passEnd) / 1000,
+    spreadMedianS: median(spread) / 1000,
+    spreadP90S: (spread[Math.min(spread.length - 1, Math.floor(0.9 * spread.length))] as number) / 1000,
+    spreadMaxS: (spread[spread.length - 1] as number) / 1000
+  }
 }

@@ -130,7 +130,7 @@ describe('swarm phases', () => {
 
   it('splits a run into start-up, the seed\'s pass and the tail', () => {
     const p = swarmPhases([parseGetterEvents(a), parseGetterEvents(b)], 1, 1000)
-    assert.deepEqual(p, { startupS: 0.5, passS: 0.1, tailS: 0.4, spreadMedianS: 0.25 })
+    assert.deepEqual(p, { startupS: 0.5, passS: 0.1, tailS: 0.4, spreadMedianS: 0.25, spreadP90S: 0.4, spreadMaxS: 0.4 })
   })
 
   it('takes the seed\'s first send of a segment and its last copy, whatever order the getters come in', () => {
@@ -138,7 +138,7 @@ describe('swarm phases', () => {
     // The seed sent segment 0 twice (1500, then 1800); segment 1's last copy (2100) is listed first.
     const g1 = [seg(1500, 0, 1), seg(2100, 1, 3), { t: 2150, event: 'done' }]
     const g2 = [seg(1300, 1, 1), seg(1800, 0, 1), { t: 2200, event: 'done' }]
-    assert.deepEqual(swarmPhases([g1, g2], 1, 1000), { startupS: 0.3, passS: 0.2, tailS: 0.7, spreadMedianS: 0.55 })
+    assert.deepEqual(swarmPhases([g1, g2], 1, 1000), { startupS: 0.3, passS: 0.2, tailS: 0.7, spreadMedianS: 0.55, spreadP90S: 0.8, spreadMaxS: 0.8 })
   })
 
   it('has no phases when a getter never finished, or a segment never came from the seed', () => {
@@ -172,7 +172,7 @@ describe('report', () => {
       notes: ['a note'],
       classic: [{ name: 'test1', ranks: 4, dfss: [0.6, 0.8], floor: [0.2, 0.2], floorNoCa: [0.1, 0.1], mpirun: null, mpirunFloor: null, errors: [] }],
       raw: { name: 'raw', fileBytes: 1024 * MiB, downloaders: 3, uploadLimit: null, fluidBoundS: null, systems: { dfss: [run(2, { prepS: 0.6 }), run(4, { prepS: 0.7 })], aria2: [run(8, { prepS: 0.5 }), run(8, { prepS: 0.5 })] } },
-      swarm: [{ name: 'swarm N=3', fileBytes: 256 * MiB, downloaders: 3, uploadLimit: 20 * MiB, fluidBoundS: 12.8, systems: { dfss: [run(16, { phases: { startupS: 1, passS: 13, tailS: 1.5, spreadMedianS: 0.5 } }), run(12.8, { phases: { startupS: 0.5, passS: 11, tailS: 1, spreadMedianS: 0.7 } })], aria2: [run(20), run(20)] } }],
+      swarm: [{ name: 'swarm N=3', fileBytes: 256 * MiB, downloaders: 3, uploadLimit: 20 * MiB, fluidBoundS: 12.8, systems: { dfss: [run(16, { phases: { startupS: 1, passS: 13, tailS: 1.5, spreadMedianS: 0.5, spreadP90S: 0.9, spreadMaxS: 1 } }), run(12.8, { phases: { startupS: 0.5, passS: 11, tailS: 1, spreadMedianS: 0.7, spreadP90S: 0.9, spreadMaxS: 1 } })], aria2: [run(20), run(20)] } }],
       scale: { name: 'scale', fileBytes: 64 * MiB, downloaders: 31, uploadLimit: null, fluidBoundS: null, systems: { dfss: [run(5, { seedShare: 0.2 }), run(5, { seedShare: 0.3 })] } }
     }
     const md = renderReport(r)

@@ -2,7 +2,7 @@
 import path from 'node:path'
 import { BIN, fileSize } from './files.ts'
 import { cpuSince, cpuSnapshot, failedRun, lastExitMs, peakRssByRole, waitAllOk, type SwarmSetup } from './measure.ts'
-import { parseGetterEvents, swarmPhases } from './phases.ts'
+import { lastDoneMs, parseGetterEvents, swarmPhases } from './phases.ts'
 import { ProcessSet } from './proc.ts'
 import type { SystemRun } from './results.ts'
 
@@ -54,12 +54,19 @@ export async function runDfssSwarm (s: SwarmSetup): Promise<SystemRun> {
     const seedId = Number((await seed.waitForLine(/^sharing [0-9]+ files? as peer ([0-9]+)/, SEED_READY_MS))[1])
     const base = await cpuSnapshot([tracker, seed])
     const t0 = performance.now()
+    // the getters' events carry epoch milliseconds
     const startMs = Date.now()
     const getters = Array.from({ length: s.downloaders }, (_, i) => procs.spawn(BIN,
       ['get', s.name, '-t', addr, '-o', path.join(s.work, `get${i}`), '--host', '127.0.0.1', '--json', ...limit],
       { role: 'getter', cwd: s.work }))
     await waitAllOk(getters, s.timeoutMs, [tracker, seed])
-    const wallS = (lastExitMs(getters) - t0) / 1000
+    // Timed like aria2's completion hook: until the last getter has its file (verified, synced and
+    // renamed into place, its `done` event), not until it exits; the exit is kept apart.
+    const events = getters.map(g => parseGetterEvents(g.stdout))
+    const doneMs = lastDoneMs(events)
+    if (doneMs === null) throw new Error('a getter exited 0 without printing its done event')
+    const wallS = (doneMs - startMs) / 1000
+    const exitS = Math.max(0, (lastExitMs(getters) - t0) / 1000 - wallS)
     const cpuS = await cpuSince([tracker, seed, ...getters], base)
     await procs.stopAll()
     for (let i = 0; i < s.downloaders; i++) {
@@ -67,8 +74,8 @@ export async function runDfssSwarm (s: SwarmSetup): Promise<SystemRun> {
       if (size !== s.fileBytes) throw new Error(`getter ${i} has ${size} bytes of ${s.fileBytes}`)
     }
     const seedShare = seedShareOf(getters.map(g => parseGetSummary(g.stdout)), seedId)
-    const phases = swarmPhases(getters.map(g => parseGetterEvents(g.stdout)), seedId, startMs)
-    return { ok: true, wallS, cpuS, bytes, peakRssKiB: await peakRssByRole(procs.procs), seedShare, prepS, phases }
+    const phases = swarmPhases(events, seedId, startMs)
+    return { ok: true, wallS, cpuS, bytes, peakRssKiB: await peakRssByRole(procs.procs), seedShare, prepS, phases, exitS }
   } catch (err) {
     return failedRun(err, bytes, procs.procs)
   } finally {

@@ -41,6 +41,21 @@ export function parseGetterEvents (stdout: string): GetterEvent[] {
 }
 
 /**
+ * When the last getter was done (epoch ms): each getter's last `done` event, which it prints once the
+ * file is verified, synced and renamed into place. Null when some getter printed none.
+ */
+export function lastDoneMs (getters: ReadonlyArray<readonly GetterEvent[]>): number | null {
+  let last = Number.NEGATIVE_INFINITY
+  for (const events of getters) {
+    let done = Number.NEGATIVE_INFINITY
+    for (const e of events) if (e.event === 'done') done = Math.max(done, e.t)
+    if (done === Number.NEGATIVE_INFINITY) return null
+    last = Math.max(last, done)
+  }
+  return getters.length > 0 ? last : null
+}
+
+/**
  * The phases of one run: `getters` holds each getter's events, `seedId` is the seed's peer id and
  * `startMs` the epoch milliseconds at which the getters were started. Null when a getter never
  * finished, or some segment never came from the seed (a getter that resumed, or events lost): the

@@ -29,14 +29,14 @@ export interface SystemSummary {
 export interface PhaseSummary { startupS: Spread | null, passS: Spread | null, tailS: Spread | null, exitS: Spread | null, spreadMedianS: Spread | null }
 
 function summarizePhases (runs: readonly SystemRun[]): PhaseSummary | null {
-  const phased = runs.filter(r => r.ok && r.phases != null && r.wallS !== null)
+  const phased = runs.filter(r => r.ok && r.phases != null)
   if (phased.length === 0) return null
-  const pick = (f: (p: SwarmPhases, wallS: number) => number): Spread | null => summarize(phased.map(r => f(r.phases as SwarmPhases, r.wallS as number)))
+  const pick = (f: (p: SwarmPhases) => number): Spread | null => summarize(phased.map(r => f(r.phases as SwarmPhases)))
   return {
     startupS: pick(p => p.startupS),
     passS: pick(p => p.passS),
     tailS: pick(p => p.tailS),
-    exitS: pick((p, wallS) => wallS - p.startupS - p.passS - p.tailS),
+    exitS: summarize(phased.map(r => r.exitS ?? null)),
     spreadMedianS: pick(p => p.spreadMedianS)
   }
 }
@@ -161,7 +161,7 @@ export function renderReport (r: BenchResults, sum: BenchSummary = summarizeResu
   out.push('# DFSS benchmark\n\n')
   out.push(`${r.date} on ${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, Node ${r.machine.node}, ${r.machine.os}; load average at start ${r.machine.loadAtStart.join(', ')}.\n`)
   out.push(`Command: \`${r.command}\`${r.quick ? ' (quick: smaller sizes, one run)' : ''}. ${r.runs} run${r.runs === 1 ? '' : 's'} per case: median (min–max). Ratios are taken within each run, then summarised. All traffic on 127.0.0.1.\n`)
-  out.push('\nMethod: wall time runs from starting the downloaders until the last one has the whole file (DFSS: `dfss get` exits 0; aria2: its `--on-bt-download-complete` hook; HTTP: curl exits). ' +
+  out.push('\nMethod: wall time runs from starting the downloaders until the last one has the whole file (DFSS: the last `dfss get --json` prints its `done` event, once the file is verified, synced to disk and renamed into place, and every getter must then exit 0; aria2: its `--on-bt-download-complete` hook; HTTP: curl exits). ' +
     'Seed preparation (hashing, mktorrent) is not timed. aria2 downloaders keep seeding until the last completes; DFSS getters stay (default `--linger`) until the tracker counts every member a seed, or a second passes without a request. ' +
     'CPU is user+sys of every process of the system during the transfer (tracker, seed, downloaders; GNU time and /proc/PID/stat); peak RSS is each process\'s max resident set.\n')
   if (r.notes.length > 0) out.push('\n' + r.notes.map(n => `- ${n}\n`).join(''))
@@ -203,8 +203,8 @@ export function renderReport (r: BenchResults, sum: BenchSummary = summarizeResu
     out.push('\nTarget: DFSS at least 90% for every N.\n')
     const phased = sum.swarm.filter(s => s.systems['dfss']?.phases != null)
     if (phased.length > 0) {
-      out.push('\nWhere DFSS\'s time goes (from the getters\' `--json` events): start-up until the seed\'s first segment arrived, the seed\'s pass until every segment had arrived once from it (T_min when the seed\'s cap binds), the tail until the last getter was done, then the exit (the getters wait for the tracker to close the finished swarm, and shut down); spread: how long after its first arrival from the seed a segment had reached every getter (median of a run\'s segments).\n\n')
-      out.push(formatTable(['N', 'start-up s', 'seed\'s pass s', 'tail s', 'exit s', 'spread s'],
+      out.push('\nWhere DFSS\'s time goes (from the getters\' `--json` events): start-up until the seed\'s first segment arrived, the seed\'s pass until every segment had arrived once from it (T_min when the seed\'s cap binds), the tail until the last getter was done (the end of the timed run), then the exit, not timed (the getters wait for the tracker to close the finished swarm, and shut down); spread: how long after its first arrival from the seed a segment had reached every getter (median of a run\'s segments).\n\n')
+      out.push(formatTable(['N', 'start-up s', 'seed\'s pass s', 'tail s', 'exit s (not timed)', 'spread s'],
         phased.map(s => { const p = s.systems['dfss']?.phases as PhaseSummary; return [String(s.downloaders), formatSpread(p.startupS), formatSpread(p.passS), formatSpread(p.tailS), formatSpread(p.exitS), formatSpread(p.spreadMedianS)] })))
     }
     for (const s of sum.swarm) out.push(failures(s.systems))

@@ -26,6 +26,8 @@ export interface SystemRun {
   prepS?: number | null
   /** DFSS only: start-up, the seed's pass and the tail of the run, from the getters' events (see phases.ts). */
   phases?: SwarmPhases | null
+  /** DFSS only: seconds from the last getter having its file (wallS) until the last getter process exited. */
+  exitS?: number | null
 }
 
 /** Classic scenario: one fixture or the flash crowd. */

@@ -57,6 +57,7 @@ function describeRun (r: SystemRun): string {
   const parts = [`${(r.wallS as number).toFixed(2)} s`]
   if (r.seedShare !== undefined && r.seedShare !== null) parts.push(`seed share ${(r.seedShare * 100).toFixed(1)}%`)
   if (r.phases != null) parts.push(`start-up ${r.phases.startupS.toFixed(2)} s, seed's pass ${r.phases.passS.toFixed(2)} s, tail ${r.phases.tailS.toFixed(2)} s`)
+  if (r.exitS != null) parts.push(`then exit ${r.exitS.toFixed(2)} s`)
   return parts.join(', ')
 }
 

@@ -65,6 +65,15 @@ export interface PeerCliOptions {
 export const PIPELINE_PER_SOURCE = 2
 
 /**
+ * Requests `dfss get` aims to keep in flight per file, spread over its sources (at most
+ * PIPELINE_PER_SOURCE each): from 8 sources on, one request each. In a capped swarm every source is
+ * asked by most peers, so its queue is (requesters × depth) segments long; at N = 15 (13 sources) one
+ * each halved the tail after the seed's last segment (swarm-run.sh, 6 alternating pairs, with the
+ * background flushes of real-store.ts). With few sources (raw speed: 3) both stay in flight each.
+ */
+export const REQUESTS_PER_FILE = 8
+
+/**
  * The deepest pipeline an honest getter keeps per connection (earlier releases of protocol version 2
  * kept 4), so `--max-requests` may not go below it.
  */
@@ -186,7 +195,7 @@ export function resolvePatterns (catalog: CatalogEntry[], patterns: string[]): s
 export async function runGet (patterns: string[], o: PeerCliOptions & { out: string, seed?: boolean, linger?: number, directIo?: boolean, progress: ProgressMode }, io: Io, stop: Promise<unknown> = untilSignal()): Promise<number> {
   const lingerS = o.linger ?? DEFAULT_LINGER_S
   const store = new RealStore(path.resolve(o.out), { directIo: o.directIo ?? true })
-  const node = new PeerNode({ store, rank: 0, ...peerOptions(o), download: { verify: verifySegment, perSourceLimit: PIPELINE_PER_SOURCE, maxInFlight: 16, ...(o.requestTimeout !== undefined ? { requestTimeoutMs: o.requestTimeout * 1000 } : {}) } })
+  const node = new PeerNode({ store, rank: 0, ...peerOptions(o), download: { verify: verifySegment, perSourceLimit: PIPELINE_PER_SOURCE, requestsPerFile: REQUESTS_PER_FILE, maxInFlight: 16, ...(o.requestTimeout !== undefined ? { requestTimeoutMs: o.requestTimeout * 1000 } : {}) } })
   node.on('warning', (e: Error) => { if (o.progress !== 'tty') io.err(`dfss get: ${e.message}`) })
   const t0 = performance.now()
   try {

@@ -32,6 +32,13 @@ const GROW_MAX_MS = 3200
 export interface DownloaderOptions {
   /** Requests in flight to one source. Default 4. */
   perSourceLimit?: number
+  /**
+   * Requests in flight per file to aim for, spread over its usable sources: each source gets
+   * ceil(this / sources), between 1 and perSourceLimit. With many sources one each is plenty, and a
+   * shorter queue at every capped uploader gets new segments around sooner. Default: no spreading,
+   * perSourceLimit for every source.
+   */
+  requestsPerFile?: number
   /** Requests in flight in all. Default 32. */
   maxInFlight?: number
   /** Fraction of a file after which a source is asked only when no other can help. Default 0.5. */
@@ -135,6 +142,7 @@ export class Downloader extends EventEmitter {
     this.selfId = deps.selfId
     this.opts = {
       perSourceLimit: opts.perSourceLimit ?? 4,
+      requestsPerFile: opts.requestsPerFile ?? Number.POSITIVE_INFINITY,
       maxInFlight: opts.maxInFlight ?? 32,
       refreshEvery: opts.refreshEvery ?? 10,
       maxShare: opts.maxShare ?? 0.5,
@@ -282,7 +290,7 @@ export class Downloader extends EventEmitter {
         s.lacks.delete(index) // it has it now, whatever it said before
         // Most HAVEs are for segments we hold, or arrive while every slot is taken: no pass needed then
         // (a slot that frees up schedules its own).
-        if (job.missing.has(index) && s.inFlight < this.opts.perSourceLimit && this.inFlightTotal < this.opts.maxInFlight) this.schedulePump()
+        if (job.missing.has(index) && s.inFlight < this.perSource(job) && this.inFlightTotal < this.opts.maxInFlight) this.schedulePump()
       }
       link.on('have-map', onMap)
       link.on('have', onHave)
@@ -361,15 +369,25 @@ export class Downloader extends EventEmitter {
     return plan
   }
 
+  /** Requests in flight allowed to each source of `job` now (see DownloaderOptions.requestsPerFile). */
+  private perSource (job: FileJob): number {
+    const { perSourceLimit, requestsPerFile } = this.opts
+    if (requestsPerFile === Number.POSITIVE_INFINITY) return perSourceLimit
+    let usable = 0
+    for (const s of job.sources.values()) if (s.link !== null && s.bits !== null && !s.failed) usable++
+    return Math.max(1, Math.min(perSourceLimit, Math.ceil(requestsPerFile / Math.max(1, usable))))
+  }
+
   private issueOne (job: FileJob, plans: Map<FileJob, Plan>): boolean {
+    const perSourceLimit = this.perSource(job)
     let free = false
     for (const s of job.sources.values()) {
-      if (s.link !== null && s.bits !== null && !s.failed && s.inFlight < this.opts.perSourceLimit) { free = true; break }
+      if (s.link !== null && s.bits !== null && !s.failed && s.inFlight < perSourceLimit) { free = true; break }
     }
     if (!free) return false
     const { candidates, views } = this.plan(job, plans)
     let pick = candidates.length > 0
-      ? pickRequest({ sources: views, candidates, availability: i => job.availability[i] as number, tiebreak: i => job.tiebreak[i] as number, perSourceLimit: this.opts.perSourceLimit })
+      ? pickRequest({ sources: views, candidates, availability: i => job.availability[i] as number, tiebreak: i => job.tiebreak[i] as number, perSourceLimit })
       : null
     if (pick === null && candidates.length === 0) {
       // Endgame: every missing segment is in flight; ask a second source for the ones asked of only one.
@@ -377,7 +395,7 @@ export class Downloader extends EventEmitter {
       const lonely = [...job.inFlight.entries()].filter(([i, asked]) => asked.size === 1 && job.missing.has(i)).map(([i]) => i)
       if (lonely.length === 0) return false
       const endViews = views.map(v => ({ ...v, has: (i: number) => v.has(i) && !(job.inFlight.get(i)?.has(v.id) ?? false) }))
-      pick = pickRequest({ sources: endViews, candidates: lonely, availability: i => job.availability[i] as number, tiebreak: i => job.tiebreak[i] as number, perSourceLimit: this.opts.perSourceLimit })
+      pick = pickRequest({ sources: endViews, candidates: lonely, availability: i => job.availability[i] as number, tiebreak: i => job.tiebreak[i] as number, perSourceLimit })
     }
     if (pick === null) return false
     const chosen = job.sources.get(pick.source) as Source

@@ -75,3 +75,48 @@ describe('Downloader endgame', () => {
     }
   })
 })
+
+describe('Downloader request spreading', () => {
+  /** A download of 12 segments that a seed (1) and peers 2-4 all hold; returns the requests after the first passes. */
+  async function firstRequests (t: { after: (fn: () => Promise<void>) => void }, requestsPerFile: number | undefined): Promise<{ requests: Requests, done: Promise<void> }> {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'dfss-spread-'))
+    t.after(async () => { await rm(dir, { recursive: true, force: true }) })
+    const meta = classicMeta('f', Array.from({ length: 12 }, (_, i) => String.fromCharCode(97 + i).repeat(32)))
+    const all = Array.from({ length: 12 }, (_, i) => i)
+    const requests = new Requests()
+    const tracker: TrackerApi = { swarm: async (_file, withMeta) => ({ meta: withMeta ? meta : null, members: [member(1, true), member(2, false), member(3, false), member(4, false)] }), fileDone: () => {} }
+    const pool = { get: async (id: number) => fakeLink(id, all, 12, requests) } as unknown as PeerPool
+    const store = new ClassicStore(9, dir, { owned: [], wants: [], wantLines: [] })
+    const d = new Downloader({ tracker, store, pool, announce: () => {}, selfId: () => 9 }, { verify: () => true, perSourceLimit: 2, ...(requestsPerFile !== undefined ? { requestsPerFile } : {}), random: () => 0.5 })
+    const done = d.download('f')
+    await settle()
+    return { requests, done }
+  }
+  const perSource = (r: Requests): number[] => [1, 2, 3, 4].map(id => r.asked.filter(a => a.source === id).length)
+
+  it('keeps perSourceLimit in flight at every source by default', { timeout: 10_000 }, async t => {
+    const { requests, done } = await firstRequests(t, undefined)
+    try {
+      assert.deepEqual(perSource(requests), [2, 2, 2, 2])
+    } finally {
+      requests.drain()
+      await done
+    }
+  })
+
+  it('with requestsPerFile, asks each of many sources for fewer at a time', { timeout: 10_000 }, async t => {
+    const { requests, done } = await firstRequests(t, 4)
+    try {
+      // 4 sources for 4 requests: one each, once every source is known.
+      const first = perSource(requests)
+      assert.ok(first.every(n => n >= 1 && n <= 2), `per source ${first.join(',')}`)
+      // Once the first answers come back, each source has one request out, no more.
+      for (const a of requests.asked.splice(0)) a.answer({ kind: 'data', data: Buffer.from('b') })
+      await settle()
+      assert.deepEqual(perSource(requests), [1, 1, 1, 1])
+    } finally {
+      requests.drain()
+      await done
+    }
+  })
+})

@@ -71,7 +71,7 @@ export const PIPELINE_PER_SOURCE = 2
  * each halved the tail after the seed's last segment (swarm-run.sh, 6 alternating pairs, with the
  * background flushes of real-store.ts). With few sources (raw speed: 3) both stay in flight each.
  */
-export const REQUESTS_PER_FILE = 8
+export const REQUESTS_PER_FILE = 6
 
 /**
  * The deepest pipeline an honest getter keeps per connection (earlier releases of protocol version 2

@@ -66,7 +66,8 @@ export async function runDfssSwarm (s: SwarmSetup): Promise<SystemRun> {
     const doneMs = lastDoneMs(events)
     if (doneMs === null) throw new Error('a getter exited 0 without printing its done event')
     const wallS = (doneMs - startMs) / 1000
-    const exitS = Math.max(0, (lastExitMs(getters) - t0) / 1000 - wallS)
+    // The exits on the same (epoch) clock as the events: t0 and startMs were taken together.
+    const exitS = (startMs + (lastExitMs(getters) - t0) - doneMs) / 1000
     const cpuS = await cpuSince([tracker, seed, ...getters], base)
     await procs.stopAll()
     for (let i = 0; i < s.downloaders; i++) {

@@ -62,20 +62,18 @@ export function lastDoneMs (getters: ReadonlyArray<readonly GetterEvent[]>): num
  * seed's pass would then end too early.
  */
 export function swarmPhases (getters: ReadonlyArray<readonly GetterEvent[]>, seedId: number, startMs: number): SwarmPhases | null {
+  const lastDone = lastDoneMs(getters)
+  if (lastDone === null) return null
   const fromSeed = new Map<number, number>()
   const lastCopy = new Map<number, number>()
-  let lastDone = Number.NEGATIVE_INFINITY
   let total = 0
   for (const events of getters) {
-    let done = false
     for (const e of events) {
-      if (e.event === 'done') { done = true; lastDone = Math.max(lastDone, e.t); continue }
       if (e.index === undefined) continue
       total = Math.max(total, e.total ?? 0)
       if (e.from === seedId && e.t < (fromSeed.get(e.index) ?? Infinity)) fromSeed.set(e.index, e.t)
       lastCopy.set(e.index, Math.max(lastCopy.get(e.index) ?? e.t, e.t))
     }
-    if (!done) return null
   }
   if (fromSeed.size === 0 || fromSeed.size < total) return null
   let first = Infinity

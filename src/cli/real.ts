@@ -55,23 +55,23 @@ export interface PeerCliOptions {
 }
 
 /**
- * Requests `dfss get` keeps in flight per source. A shallow queue
- * keeps the end of a rate-limited swarm short: at the end everybody asks the few holders of the last
- * segments, and a request queued behind others at a 20 MiB/s peer waits 50 ms per segment ahead of it.
- * Measured with scripts/perf/swarm-run.sh, 256 MiB, 20 MiB/s caps: N = 15 median 16.0 s with 2 against
- * 17.3 s with 4 (5 runs each); N = 7 14.0 s either way; raw 1 GiB (no cap) 7.3-9.0 s against 9.5-9.7 s.
- * (Earlier, with 8: N = 7 14.8-15.3 s against 13.8-14.2 s with 4.)
+ * Requests `dfss get` keeps in flight per source at most (fewer with many sources: REQUESTS_PER_FILE).
+ * A shallow queue keeps the end of a rate-limited swarm short: at the end everybody asks the few holders
+ * of the last segments, and a request queued behind others at a 20 MiB/s peer waits 50 ms per segment
+ * ahead of it. Measured with scripts/perf/swarm-run.sh, 256 MiB, 20 MiB/s caps: N = 15 median 16.0 s
+ * with 2 against 17.3 s with 4 (5 runs each); N = 7 14.0 s either way; raw 1 GiB (no cap) 7.3-9.0 s
+ * against 9.5-9.7 s. (Earlier, with 8: N = 7 14.8-15.3 s against 13.8-14.2 s with 4.)
  */
 export const PIPELINE_PER_SOURCE = 2
 
 /**
- * Requests `dfss get` aims to keep in flight per file, spread over its sources (at most
- * PIPELINE_PER_SOURCE each): from 6 sources on, one request each. In a capped swarm every source is
- * asked by most peers, so its queue is (requesters × depth) segments long. Measured with swarm-run.sh,
- * 256 MiB, 20 MiB/s caps, alternating with 2 per source: N = 15 (13 sources), together with the
- * background flushes of real-store.ts, tail after the seed's last segment 0.89-0.93 s against
- * 1.56-2.07 s; N = 7 (7 sources) 0.20-0.26 s against 0.31-0.45 s. With few sources (raw speed: 3)
- * two stay in flight at each.
+ * Requests `dfss get` aims to keep in flight per file, spread over the sources that hold segments it
+ * lacks (at most PIPELINE_PER_SOURCE each): from 6 such sources on, one request each. In a capped swarm
+ * every source is asked by most peers, so its queue is (requesters × depth) segments long. Measured
+ * with swarm-run.sh, 256 MiB, 20 MiB/s caps, alternating with 2 per source: N = 15 (13 sources),
+ * together with the background flushes of real-store.ts, tail after the seed's last segment
+ * 0.63-0.93 s against 1.12-2.07 s (6 pairs); N = 7 (7 sources) 0.20-0.26 s against 0.31-0.45 s
+ * (3 pairs). With few sources (raw speed: 3) two stay in flight at each.
  */
 export const REQUESTS_PER_FILE = 6
 

@@ -33,10 +33,10 @@ export interface DownloaderOptions {
   /** Requests in flight to one source. Default 4. */
   perSourceLimit?: number
   /**
-   * Requests in flight per file to aim for, spread over its usable sources: each source gets
-   * ceil(this / sources), between 1 and perSourceLimit. With many sources one each is plenty, and a
-   * shorter queue at every capped uploader gets new segments around sooner. Default: no spreading,
-   * perSourceLimit for every source.
+   * Requests in flight per file to aim for, spread over the usable sources that hold any segment:
+   * each gets ceil(this / sources), between 1 and perSourceLimit. With many sources one each is
+   * plenty, and a shorter queue at every capped uploader gets new segments around sooner. Default: no
+   * spreading, perSourceLimit for every source.
    */
   requestsPerFile?: number
   /** Requests in flight in all. Default 32. */
@@ -73,8 +73,8 @@ interface Source {
   lacks: Set<number>
 }
 
-/** The inputs of one file's picks during a scheduling pass. */
-interface Plan { candidates: number[], views: Array<SourceView & { source: Source }> }
+/** The inputs of one file's picks during a scheduling pass, and the requests in flight allowed per source. */
+interface Plan { candidates: number[], views: Array<SourceView & { source: Source }>, perSource: number }
 
 /** A segment received: who sent it, for the progress display and stats. */
 export interface SegmentEvent { file: string, index: number, from: number, bytes: number, have: number, total: number }
@@ -100,11 +100,14 @@ class FileJob {
   growTimer: NodeJS.Timeout | null = null
   growMs = GROW_FIRST_MS
   finishing = false
+  /** Requests in flight allowed per source, as the last scheduling pass found (DownloaderOptions.requestsPerFile). */
+  perSource: number
   resolve!: () => void
   reject!: (e: Error) => void
   readonly done: Promise<void>
 
-  constructor (meta: FileMeta, file: DownloadFile, random: () => number) {
+  constructor (meta: FileMeta, file: DownloadFile, random: () => number, perSource: number) {
+    this.perSource = perSource
     this.meta = meta
     this.file = file
     this.total = meta.hashes.length / HASH_BYTES
@@ -171,7 +174,7 @@ export class Downloader extends EventEmitter {
     if (answer.meta === null) throw new Error(`"${name}" is not in the tracker's catalog`)
     if (answer.meta.name !== name) throw new Error(`the tracker answered for "${answer.meta.name}" instead of "${name}"`)
     const file = await this.store.openDownload(answer.meta)
-    const job = new FileJob(answer.meta, file, this.opts.random)
+    const job = new FileJob(answer.meta, file, this.opts.random, this.opts.perSourceLimit)
     this.jobs.set(name, job)
     this.emit('file-start', name, job.total, job.total - job.missing.size, answer.meta.size)
     if (job.missing.size === 0) {
@@ -290,7 +293,7 @@ export class Downloader extends EventEmitter {
         s.lacks.delete(index) // it has it now, whatever it said before
         // Most HAVEs are for segments we hold, or arrive while every slot is taken: no pass needed then
         // (a slot that frees up schedules its own).
-        if (job.missing.has(index) && s.inFlight < this.perSource(job) && this.inFlightTotal < this.opts.maxInFlight) this.schedulePump()
+        if (job.missing.has(index) && s.inFlight < job.perSource && this.inFlightTotal < this.opts.maxInFlight) this.schedulePump()
       }
       link.on('have-map', onMap)
       link.on('have', onHave)
@@ -363,29 +366,36 @@ export class Downloader extends EventEmitter {
     if (plan === undefined) {
       const candidates: number[] = []
       for (const i of job.missing) if (!job.inFlight.has(i)) candidates.push(i)
-      plan = { candidates, views: this.sourceViews(job) }
+      const views = this.sourceViews(job)
+      plan = { candidates, views, perSource: this.perSource(views) }
+      job.perSource = plan.perSource
       plans.set(job, plan)
     }
     return plan
   }
 
-  /** Requests in flight allowed to each source of `job` now (see DownloaderOptions.requestsPerFile). */
-  private perSource (job: FileJob): number {
+  /**
+   * Requests in flight allowed to each source in this pass (see DownloaderOptions.requestsPerFile),
+   * spread over the usable sources that hold some segment: peers that joined with nothing do not thin
+   * out the requests to the one that has it all. Not only those holding a segment we lack: at the end
+   * of a download that would be the few holders of the last segments, whose queues must stay short.
+   */
+  private perSource (views: ReadonlyArray<SourceView & { source: Source }>): number {
     const { perSourceLimit, requestsPerFile } = this.opts
     if (requestsPerFile === Number.POSITIVE_INFINITY) return perSourceLimit
-    let usable = 0
-    for (const s of job.sources.values()) if (s.link !== null && s.bits !== null && !s.failed) usable++
-    return Math.max(1, Math.min(perSourceLimit, Math.ceil(requestsPerFile / Math.max(1, usable))))
+    let holding = 0
+    for (const v of views) if (v.usable && (v.source.bits?.count ?? 0) > 0) holding++
+    return Math.max(1, Math.min(perSourceLimit, Math.ceil(requestsPerFile / Math.max(1, holding))))
   }
 
   private issueOne (job: FileJob, plans: Map<FileJob, Plan>): boolean {
-    const perSourceLimit = this.perSource(job)
+    // A quick way out when every source is at the most it may ever have; the plan knows this pass's limit.
     let free = false
     for (const s of job.sources.values()) {
-      if (s.link !== null && s.bits !== null && !s.failed && s.inFlight < perSourceLimit) { free = true; break }
+      if (s.link !== null && s.bits !== null && !s.failed && s.inFlight < this.opts.perSourceLimit) { free = true; break }
     }
     if (!free) return false
-    const { candidates, views } = this.plan(job, plans)
+    const { candidates, views, perSource: perSourceLimit } = this.plan(job, plans)
     let pick = candidates.length > 0
       ? pickRequest({ sources: views, candidates, availability: i => job.availability[i] as number, tiebreak: i => job.tiebreak[i] as number, perSourceLimit })
       : null

@@ -89,6 +89,8 @@ class PartFile implements DownloadFile {
   private completed: boolean
   private unsynced = 0
   private syncing: Promise<void> | null = null
+  /** The error of a background flush, if one failed. */
+  private syncFailure: NodeJS.ErrnoException | null = null
 
   private readonly recent: RecentSegments
   /** The same file opened for direct writes (see direct-io.ts); null = buffered writes only. */
@@ -218,7 +220,8 @@ class PartFile implements DownloadFile {
       : this.unsynced >= SYNC_EVERY_BYTES
     if (due && this.syncing === null) {
       this.unsynced = 0
-      this.syncing = this.fh.datasync().catch(() => {}).finally(() => { this.syncing = null })
+      // A flush error is reported once per open file: kept, so complete() cannot publish the file after it.
+      this.syncing = this.fh.datasync().catch((err: NodeJS.ErrnoException) => { this.syncFailure ??= err }).finally(() => { this.syncing = null })
     }
   }
 
@@ -244,6 +247,7 @@ class PartFile implements DownloadFile {
     if (!this.bits.full) throw new Error(`"${this.meta.name}" is not complete`)
     try {
       await this.syncing
+      if (this.syncFailure !== null) throw this.syncFailure
       await this.fh.sync()
     } catch (err) {
       throw diskError(err as NodeJS.ErrnoException, this.partPath)

@@ -77,15 +77,18 @@ describe('Downloader endgame', () => {
 })
 
 describe('Downloader request spreading', () => {
-  /** A download of 12 segments that a seed (1) and peers 2-4 all hold; returns the requests after the first passes. */
-  async function firstRequests (t: { after: (fn: () => Promise<void>) => void }, requestsPerFile: number | undefined): Promise<{ requests: Requests, done: Promise<void> }> {
+  /**
+   * A download of 12 segments from a seed (1) and peers 2-4, which hold all of them unless `empty`
+   * (then they hold none); returns the requests after the first passes.
+   */
+  async function firstRequests (t: { after: (fn: () => Promise<void>) => void }, requestsPerFile: number | undefined, empty = false): Promise<{ requests: Requests, done: Promise<void> }> {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'dfss-spread-'))
     t.after(async () => { await rm(dir, { recursive: true, force: true }) })
     const meta = classicMeta('f', Array.from({ length: 12 }, (_, i) => String.fromCharCode(97 + i).repeat(32)))
     const all = Array.from({ length: 12 }, (_, i) => i)
     const requests = new Requests()
     const tracker: TrackerApi = { swarm: async (_file, withMeta) => ({ meta: withMeta ? meta : null, members: [member(1, true), member(2, false), member(3, false), member(4, false)] }), fileDone: () => {} }
-    const pool = { get: async (id: number) => fakeLink(id, all, 12, requests) } as unknown as PeerPool
+    const pool = { get: async (id: number) => fakeLink(id, id === 1 || !empty ? all : [], 12, requests) } as unknown as PeerPool
     const store = new ClassicStore(9, dir, { owned: [], wants: [], wantLines: [] })
     const d = new Downloader({ tracker, store, pool, announce: () => {}, selfId: () => 9 }, { verify: () => true, perSourceLimit: 2, ...(requestsPerFile !== undefined ? { requestsPerFile } : {}), random: () => 0.5 })
     const done = d.download('f')
@@ -114,6 +117,20 @@ describe('Downloader request spreading', () => {
       for (const a of requests.asked.splice(0)) a.answer({ kind: 'data', data: Buffer.from('b') })
       await settle()
       assert.deepEqual(perSource(requests), [1, 1, 1, 1])
+    } finally {
+      requests.drain()
+      await done
+    }
+  })
+
+  it('does not count sources that hold nothing', { timeout: 10_000 }, async t => {
+    // Peers 2-4 joined with nothing: the seed is the one source, so it keeps perSourceLimit in flight.
+    const { requests, done } = await firstRequests(t, 4, true)
+    try {
+      assert.deepEqual(perSource(requests), [2, 0, 0, 0])
+      for (const a of requests.asked.splice(0)) a.answer({ kind: 'data', data: Buffer.from('b') })
+      await settle()
+      assert.deepEqual(perSource(requests), [2, 0, 0, 0])
     } finally {
       requests.drain()
       await done

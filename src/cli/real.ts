@@ -65,8 +65,8 @@ export interface PeerCliOptions {
 export const PIPELINE_PER_SOURCE = 2
 
 /**
- * Requests `dfss get` aims to keep in flight per file, spread over the sources that hold segments it
- * lacks (at most PIPELINE_PER_SOURCE each): from 6 such sources on, one request each. In a capped swarm
+ * Requests `dfss get` aims to keep in flight per file, spread over the sources that hold any segment
+ * (at most PIPELINE_PER_SOURCE each): from 6 such sources on, one request each. In a capped swarm
  * every source is asked by most peers, so its queue is (requesters × depth) segments long. Measured
  * with swarm-run.sh, 256 MiB, 20 MiB/s caps, alternating with 2 per source: N = 15 (13 sources),
  * together with the background flushes of real-store.ts, tail after the seed's last segment

@@ -100,14 +100,11 @@ class FileJob {
   growTimer: NodeJS.Timeout | null = null
   growMs = GROW_FIRST_MS
   finishing = false
-  /** Requests in flight allowed per source, as the last scheduling pass found (DownloaderOptions.requestsPerFile). */
-  perSource: number
   resolve!: () => void
   reject!: (e: Error) => void
   readonly done: Promise<void>
 
-  constructor (meta: FileMeta, file: DownloadFile, random: () => number, perSource: number) {
-    this.perSource = perSource
+  constructor (meta: FileMeta, file: DownloadFile, random: () => number) {
     this.meta = meta
     this.file = file
     this.total = meta.hashes.length / HASH_BYTES
@@ -174,7 +171,7 @@ export class Downloader extends EventEmitter {
     if (answer.meta === null) throw new Error(`"${name}" is not in the tracker's catalog`)
     if (answer.meta.name !== name) throw new Error(`the tracker answered for "${answer.meta.name}" instead of "${name}"`)
     const file = await this.store.openDownload(answer.meta)
-    const job = new FileJob(answer.meta, file, this.opts.random, this.opts.perSourceLimit)
+    const job = new FileJob(answer.meta, file, this.opts.random)
     this.jobs.set(name, job)
     this.emit('file-start', name, job.total, job.total - job.missing.size, answer.meta.size)
     if (job.missing.size === 0) {
@@ -293,7 +290,7 @@ export class Downloader extends EventEmitter {
         s.lacks.delete(index) // it has it now, whatever it said before
         // Most HAVEs are for segments we hold, or arrive while every slot is taken: no pass needed then
         // (a slot that frees up schedules its own).
-        if (job.missing.has(index) && s.inFlight < job.perSource && this.inFlightTotal < this.opts.maxInFlight) this.schedulePump()
+        if (job.missing.has(index) && s.inFlight < this.perSource(job) && this.inFlightTotal < this.opts.maxInFlight) this.schedulePump()
       }
       link.on('have-map', onMap)
       link.on('have', onHave)
@@ -366,9 +363,7 @@ export class Downloader extends EventEmitter {
     if (plan === undefined) {
       const candidates: number[] = []
       for (const i of job.missing) if (!job.inFlight.has(i)) candidates.push(i)
-      const views = this.sourceViews(job)
-      plan = { candidates, views, perSource: this.perSource(views) }
-      job.perSource = plan.perSource
+      plan = { candidates, views: this.sourceViews(job), perSource: this.perSource(job) }
       plans.set(job, plan)
     }
     return plan
@@ -380,11 +375,11 @@ export class Downloader extends EventEmitter {
    * out the requests to the one that has it all. Not only those holding a segment we lack: at the end
    * of a download that would be the few holders of the last segments, whose queues must stay short.
    */
-  private perSource (views: ReadonlyArray<SourceView & { source: Source }>): number {
+  private perSource (job: FileJob): number {
     const { perSourceLimit, requestsPerFile } = this.opts
     if (requestsPerFile === Number.POSITIVE_INFINITY) return perSourceLimit
     let holding = 0
-    for (const v of views) if (v.usable && (v.source.bits?.count ?? 0) > 0) holding++
+    for (const s of job.sources.values()) if (s.link !== null && !s.failed && (s.bits?.count ?? 0) > 0) holding++
     return Math.max(1, Math.min(perSourceLimit, Math.ceil(requestsPerFile / Math.max(1, holding))))
   }
 

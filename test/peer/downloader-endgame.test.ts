@@ -28,6 +28,11 @@ class Requests {
     for (const a of this.asked) a.answer({ kind: 'data', data: Buffer.from('b') })
   }
 
+  /** Answers every request asked so far and forgets them; later ones are recorded as before. */
+  answerAll (): void {
+    for (const a of this.asked.splice(0)) a.answer({ kind: 'data', data: Buffer.from('b') })
+  }
+
   list (): string[] { return this.asked.map(a => `${a.source}:${a.index}`).sort() }
 }
 
@@ -79,9 +84,9 @@ describe('Downloader endgame', () => {
 describe('Downloader request spreading', () => {
   /**
    * A download of 12 segments from a seed (1) and peers 2-4, which hold all of them unless `empty`
-   * (then they hold none); returns the requests after the first passes.
+   * (then they hold none). Runs `check` on the requests after the first passes, then lets it finish.
    */
-  async function firstRequests (t: { after: (fn: () => Promise<void>) => void }, requestsPerFile: number | undefined, empty = false): Promise<{ requests: Requests, done: Promise<void> }> {
+  async function spreading (t: { after: (fn: () => Promise<void>) => void }, requestsPerFile: number | undefined, empty: boolean, check: (requests: Requests) => Promise<void>): Promise<void> {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'dfss-spread-'))
     t.after(async () => { await rm(dir, { recursive: true, force: true }) })
     const meta = classicMeta('f', Array.from({ length: 12 }, (_, i) => String.fromCharCode(97 + i).repeat(32)))
@@ -92,48 +97,41 @@ describe('Downloader request spreading', () => {
     const store = new ClassicStore(9, dir, { owned: [], wants: [], wantLines: [] })
     const d = new Downloader({ tracker, store, pool, announce: () => {}, selfId: () => 9 }, { verify: () => true, perSourceLimit: 2, ...(requestsPerFile !== undefined ? { requestsPerFile } : {}), random: () => 0.5 })
     const done = d.download('f')
-    await settle()
-    return { requests, done }
+    try {
+      await settle()
+      await check(requests)
+    } finally {
+      requests.drain()
+      await done
+    }
   }
   const perSource = (r: Requests): number[] => [1, 2, 3, 4].map(id => r.asked.filter(a => a.source === id).length)
 
   it('keeps perSourceLimit in flight at every source by default', { timeout: 10_000 }, async t => {
-    const { requests, done } = await firstRequests(t, undefined)
-    try {
+    await spreading(t, undefined, false, async requests => {
       assert.deepEqual(perSource(requests), [2, 2, 2, 2])
-    } finally {
-      requests.drain()
-      await done
-    }
+    })
   })
 
   it('with requestsPerFile, asks each of many sources for fewer at a time', { timeout: 10_000 }, async t => {
-    const { requests, done } = await firstRequests(t, 4)
-    try {
+    await spreading(t, 4, false, async requests => {
       // 4 sources for 4 requests: one each, once every source is known.
       const first = perSource(requests)
       assert.ok(first.every(n => n >= 1 && n <= 2), `per source ${first.join(',')}`)
       // Once the first answers come back, each source has one request out, no more.
-      for (const a of requests.asked.splice(0)) a.answer({ kind: 'data', data: Buffer.from('b') })
+      requests.answerAll()
       await settle()
       assert.deepEqual(perSource(requests), [1, 1, 1, 1])
-    } finally {
-      requests.drain()
-      await done
-    }
+    })
   })
 
   it('does not count sources that hold nothing', { timeout: 10_000 }, async t => {
     // Peers 2-4 joined with nothing: the seed is the one source, so it keeps perSourceLimit in flight.
-    const { requests, done } = await firstRequests(t, 4, true)
-    try {
+    await spreading(t, 4, true, async requests => {
       assert.deepEqual(perSource(requests), [2, 0, 0, 0])
-      for (const a of requests.asked.splice(0)) a.answer({ kind: 'data', data: Buffer.from('b') })
+      requests.answerAll()
       await settle()
       assert.deepEqual(perSource(requests), [2, 0, 0, 0])
-    } finally {
-      requests.drain()
-      await done
-    }
+    })
   })
 })

@@ -31,7 +31,7 @@ const SYNC_EVERY_BYTES = 64 * 1024 * 1024
  * last one on these virtual disks, while every write on the device waits for it. Flushing a little at
  * a time keeps each wait short and leaves the fsync before the rename almost nothing to do.
  */
-const DIRECT_SYNC_EVERY_BYTES = 16 * 1024 * 1024
+export const DIRECT_SYNC_EVERY_BYTES = 16 * 1024 * 1024
 
 /** Reads exactly `len` bytes at `pos` into a fresh buffer. */
 async function readExact (fh: FileHandle, pos: number, len: number): Promise<Buffer> {

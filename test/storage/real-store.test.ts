@@ -3,11 +3,11 @@ import { randomBytes } from 'node:crypto'
 import { mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { after, before, describe, it } from 'node:test'
+import { after, before, describe, it, type TestContext } from 'node:test'
 import { directWriter, openDirect } from '../../src/storage/direct-io.ts'
 import { PARALLEL_HASH_MIN_SEGMENTS, hashThreadsStarted, worthThreads } from '../../src/storage/hash-pool.ts'
 import { hashFile } from '../../src/storage/hasher.ts'
-import { RealStore, WRITE_BEHIND_BYTES } from '../../src/storage/real-store.ts'
+import { DIRECT_SYNC_EVERY_BYTES, RealStore, WRITE_BEHIND_BYTES } from '../../src/storage/real-store.ts'
 import type { DownloadFile } from '../../src/storage/store.ts'
 import { segmentLength } from '../../src/storage/verify.ts'
 import type { FileMeta } from '../../src/protocol/messages.ts'
@@ -57,13 +57,18 @@ async function roundTrip (name: string, size: number, segmentSize: number, opts:
   return directWriter.bytes - before
 }
 
+/** Whether the test directory takes O_DIRECT writes. */
+async function directSupported (): Promise<boolean> {
+  const probe = path.join(dir, 'probe')
+  await writeFile(probe, '')
+  const fh = await openDirect(probe)
+  await fh?.close()
+  return fh !== null
+}
+
 describe('RealStore downloads', () => {
   it('writes past the page cache where the file system allows, the last short segment buffered', async () => {
-    const probe = path.join(dir, 'probe')
-    await writeFile(probe, '')
-    const fh = await openDirect(probe)
-    const supported = fh !== null
-    await fh?.close()
+    const supported = await directSupported()
     assert.equal(await roundTrip('direct.bin', 40 * 65536 + 1000, 65536), supported ? 40 * 65536 : 0, 'every whole segment went through the direct path')
   })
 
@@ -116,6 +121,65 @@ describe('RealStore downloads', () => {
     assert.ok(most > 0 && most <= WRITE_BEHIND_BYTES, `at most ${WRITE_BEHIND_BYTES} bytes waited (saw ${most})`)
     assert.deepEqual(await readFile(await file.complete()), bytes)
     assert.equal(pending(), 0)
+    await store.close()
+  })
+
+  it('flushes direct writes in the background every DIRECT_SYNC_EVERY_BYTES, only while no other write waits', async (t: TestContext) => {
+    if (!await directSupported()) { t.skip('no O_DIRECT in this file system'); return }
+    const seg = 1024 * 1024
+    const every = DIRECT_SYNC_EVERY_BYTES / seg
+    const n = 3 * every
+    const { meta, bytes } = await source('flush.bin', n * seg, seg)
+    // Direct writes wait at a gate the test opens one at a time; datasync calls are counted.
+    const gates: Array<() => void> = []
+    let arrived: (() => void) | null = null
+    const write = directWriter.write
+    t.mock.method(directWriter, 'write', async (...args: Parameters<typeof write>) => {
+      await new Promise<void>(resolve => { gates.push(resolve); arrived?.() })
+      await write.apply(directWriter, args)
+    })
+    const probe = await open(path.join(dir, 'src-flush.bin'))
+    const handles = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> }
+    await probe.close()
+    const flushes: Array<Promise<void>> = []
+    const sync = handles.datasync
+    const datasync = t.mock.method(handles, 'datasync', function (this: unknown) {
+      const flush = sync.call(this)
+      flushes.push(flush.catch(() => {}))
+      return flush
+    })
+    const nextWrite = async (): Promise<() => void> => {
+      while (gates.length === 0) await new Promise<void>(resolve => { arrived = resolve })
+      arrived = null
+      return gates.shift() as () => void
+    }
+    const store = new RealStore(path.join(dir, 'out-flush'))
+    const file = await store.openDownload(meta)
+    const put = async (i: number): Promise<{ written: Promise<void> }> => {
+      const data = segmentOf(meta, bytes, i)
+      const stored = await file.write(i, data)
+      segmentBuffers.give(data)
+      return stored
+    }
+    // A disk that lags: a whole flush interval and more is queued at once; while writes wait, none.
+    const behind = Array.from({ length: every + 4 }, (_, i) => i)
+    const writtenBehind = await Promise.all(behind.slice(0, every).map(put))
+    const late = behind.slice(every).map(put) // wait for room in the write-behind queue
+    for (let k = 0; k < behind.length - 2; k++) (await nextWrite())()
+    assert.equal(datasync.mock.callCount(), 0, `${behind.length - 2} writes done, others still waiting: no flush`)
+    ;(await nextWrite())()
+    ;(await nextWrite())()
+    await Promise.all([...writtenBehind, ...await Promise.all(late)].map(async s => { await s.written }))
+    assert.equal(datasync.mock.callCount(), 1, 'the last write, with nothing left waiting, flushed the lot')
+    // A disk that keeps up: one write at a time, a flush every DIRECT_SYNC_EVERY_BYTES.
+    for (let i = behind.length; i < n; i++) {
+      const stored = await put(i)
+      ;(await nextWrite())()
+      await stored.written
+      await Promise.all(flushes) // a flush still running when the next one is due would skip it
+    }
+    assert.equal(datasync.mock.callCount(), 1 + Math.floor((n - behind.length) / every))
+    assert.deepEqual(await readFile(await file.complete()), bytes)
     await store.close()
   })
 

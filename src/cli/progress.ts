@@ -1,5 +1,16 @@
-import cliProgress from 'cli-progress'
+import { createRequire } from 'node:module'
+import type * as CliProgress from 'cli-progress'
 import type { Downloader, SegmentEvent } from '../peer/downloader.ts'
+
+// Loaded on first use, only where bars are drawn (a terminal): cli-progress loads `node:readline`,
+// about 4 ms of CPU that every other `dfss` process (a getter with --json or plain output, a seed, a
+// tracker) would pay at start for nothing.
+const require = createRequire(import.meta.url)
+let cliProgress: typeof CliProgress | null = null
+function bars (): typeof CliProgress {
+  cliProgress ??= require('cli-progress') as typeof CliProgress
+  return cliProgress
+}
 
 /** How progress is shown: bars on a terminal, log lines otherwise, or one JSON event per line. */
 export type ProgressMode = 'tty' | 'plain' | 'json'
@@ -13,9 +24,11 @@ export function formatBytes (n: number): string {
   return `${i === 0 ? v : v.toFixed(1)} ${units[i] as string}`
 }
 
-/** A set of terminal progress bars (one line per file). */
-export function createBars (): cliProgress.MultiBar {
+/** A set of terminal progress bars (one line per file), on stderr or on `stream` (drawn even if it is no terminal). */
+export function createBars (stream?: NodeJS.WritableStream): CliProgress.MultiBar {
+  const cliProgress = bars()
   return new cliProgress.MultiBar({
+    ...(stream !== undefined ? { stream, noTTYOutput: true } : {}),
     format: '{name} |{bar}| {percentage}% {done}/{sizeText} {speed} {sources} src ETA {eta_formatted}',
     hideCursor: true,
     clearOnComplete: false,
@@ -26,20 +39,20 @@ export function createBars (): cliProgress.MultiBar {
   }, cliProgress.Presets.shades_classic)
 }
 
-interface FileProgress { name: string, size: number, total: number, have: number, bytes: number, startedAt: number, bar: cliProgress.SingleBar | null, lastTenth: number }
+interface FileProgress { name: string, size: number, total: number, have: number, bytes: number, startedAt: number, bar: CliProgress.SingleBar | null, lastTenth: number }
 
 /** Shows download progress from a Downloader's events. */
 export class ProgressReporter {
   private readonly mode: ProgressMode
   private readonly out: (s: string) => void
   private readonly files = new Map<string, FileProgress>()
-  private readonly multi: cliProgress.MultiBar | null
+  private readonly multi: CliProgress.MultiBar | null
   private readonly ownsMulti: boolean
   private readonly downloader: Downloader
   private readonly label: string
 
   /** `shared`: several reporters (one per peer) drawing into one set of bars; `label` prefixes file names. */
-  constructor (downloader: Downloader, mode: ProgressMode, out: (s: string) => void, opts: { shared?: cliProgress.MultiBar, label?: string } = {}) {
+  constructor (downloader: Downloader, mode: ProgressMode, out: (s: string) => void, opts: { shared?: CliProgress.MultiBar, label?: string } = {}) {
     this.mode = mode
     this.out = out
     this.downloader = downloader
@@ -58,7 +71,7 @@ export class ProgressReporter {
     this.files.set(name, f)
     if (this.mode === 'json') this.event({ event: 'start', file: name, size, segments: total, resumed: have })
     else if (this.mode === 'plain') this.out(`${this.label}${name}: ${formatBytes(size)}, ${total} segments${have > 0 ? `, ${have} already on disk` : ''}\n`)
-    else f.bar = (this.multi as cliProgress.MultiBar).create(Math.max(total, 1), have, this.payload(f))
+    else f.bar = (this.multi as CliProgress.MultiBar).create(Math.max(total, 1), have, this.payload(f))
   }
 
   private payload (f: FileProgress): Record<string, string | number> {

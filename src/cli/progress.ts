@@ -1,17 +1,12 @@
-import { createRequire } from 'node:module'
 import type * as CliProgress from 'cli-progress'
 import type { Downloader, SegmentEvent } from '../peer/downloader.ts'
+import { lazyRequire } from '../util/lazy-require.ts'
 
 // Loaded on first use, only where bars are drawn (a terminal): every other `dfss` process (a getter
 // with --json or plain output, a seed, a tracker) would load cli-progress and the `node:readline` it
 // requires at start for nothing. With both loaded lazily, `dfss get --help` took 70-79 ms of CPU here
 // instead of 85-92 ms.
-const require = createRequire(import.meta.url)
-let cliProgress: typeof CliProgress | null = null
-function bars (): typeof CliProgress {
-  cliProgress ??= require('cli-progress') as typeof CliProgress
-  return cliProgress
-}
+const bars = lazyRequire<typeof CliProgress>('cli-progress')
 
 /** How progress is shown: bars on a terminal, log lines otherwise, or one JSON event per line. */
 export type ProgressMode = 'tty' | 'plain' | 'json'

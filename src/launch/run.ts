@@ -2,17 +2,17 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { createRequire } from 'node:module'
 import type * as Readline from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { checkScenario, InputError, parseClassicInput, type ClassicInput } from '../classic/input.ts'
 import { writeFileAtomic } from '../util/atomic-write.ts'
+import { lazyRequire } from '../util/lazy-require.ts'
 import { childEnv } from './child-env.ts'
 import { rendezvousFile } from './rendezvous.ts'
 import type { RunStats } from './stats.ts'
 
 // `node:readline` only when a swarm runs: every other command of the CLI bundle would load it at start (about 4 ms of CPU).
-const require = createRequire(import.meta.url)
+const readline = lazyRequire<typeof Readline>('node:readline')
 
 /** Path of the CLI entry that every rank runs. */
 export const BIN_PATH = fileURLToPath(new URL('../../../bin/dfss.js', import.meta.url))
@@ -106,7 +106,7 @@ export async function runSwarm (o: RunSwarmOptions): Promise<RunSwarmResult> {
       env: { ...childEnv(process.env), DFSS_SIZE: String(o.ranks), DFSS_JOB: '', DFSS_STARTED_AT: String(started), DFSS_RUN_STATS: statsTmp, ...(o.secret != null ? { DFSS_SECRET: o.secret } : {}) }
     })
     launcher = sh
-    const { createInterface } = require('node:readline') as typeof Readline
+    const { createInterface } = readline()
     createInterface({ input: sh.stderr as NodeJS.ReadableStream }).on('line', line => { o.log(line) })
     const status = new Map<number, number>()
     createInterface({ input: sh.stdio[3] as NodeJS.ReadableStream }).on('line', line => {

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
 import { availableParallelism } from 'node:os'
 import type * as WorkerThreads from 'node:worker_threads'
 import { HASH_BYTES, countSegments } from '../protocol/messages.ts'
+import { lazyRequire } from '../util/lazy-require.ts'
 
 // Loaded on first use: most processes (every rank, every getter without a .part to check) never hash a whole file.
-const require = createRequire(import.meta.url)
+const workerThreads = lazyRequire<typeof WorkerThreads>('node:worker_threads')
 
 /**
  * SHA-256 of a file's segments on several threads: each worker reads runs of segments from the file
@@ -170,7 +170,7 @@ async function hashOnThreads (filePath: string, size: number, segmentSize: numbe
   const hashes = Buffer.alloc(segments * HASH_BYTES)
   let whole = segments
   if (segments === 0) return { hashes, whole }
-  const { Worker } = require('node:worker_threads') as typeof WorkerThreads
+  const { Worker } = workerThreads()
   const workers: WorkerThreads.Worker[] = []
   let next = 0
   try {

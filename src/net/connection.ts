@@ -7,6 +7,8 @@ import { decodeMessage, encodeMessage, type Message, type Role } from '../protoc
 
 /** Size of the reused read buffer of outgoing connections. */
 const READ_BUFFER_BYTES = 256 * 1024
+/** A frame with at least this much still to come is read into its own buffer directly (see FrameDecoder.readTarget). */
+const DIRECT_READ_MIN_BYTES = 64 * 1024
 
 /** Lifecycle of a connection. */
 export type ConnectionStatus = 'handshaking' | 'active' | 'closing' | 'closed'
@@ -95,14 +97,19 @@ export class Connection extends EventEmitter {
 
   /** Dials `host:port` and runs the handshake. */
   static async connect (host: string, port: number, opts: ConnectionOptions & { signal?: AbortSignal }): Promise<Connection> {
-    // Reads land in one reused buffer (no allocation per read, 256 KiB per syscall); the decoder
-    // copies each frame once into a buffer of its own size.
+    // Reads land in one reused buffer (no allocation per read, 256 KiB per syscall), from which the
+    // decoder copies each frame once into a buffer of its own size; but while a large frame (a segment)
+    // is coming in, the kernel reads straight into the rest of its buffer, and nothing is copied.
     let conn: Connection | null = null
+    const shared = Buffer.allocUnsafe(READ_BUFFER_BYTES)
     const socket = net.connect({
       host,
       port,
       noDelay: true,
-      onread: { buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES), callback: (n: number, buf: Uint8Array) => { conn?.ingest(buf.subarray(0, n) as Buffer); return true } }
+      onread: {
+        buffer: () => conn?.decoder.readTarget(DIRECT_READ_MIN_BYTES) ?? shared,
+        callback: (n: number, buf: Uint8Array) => { conn?.ingest(buf.subarray(0, n) as Buffer); return true }
+      }
     })
     const timeout = setTimeout(() => socket.destroy(new ProtocolError('ERR_TIMEOUT', `connect to ${host}:${port} timed out`)), opts.handshakeTimeoutMs ?? 10_000)
     const onAbort = (): void => { socket.destroy(new Error('aborted')) }

@@ -67,6 +67,17 @@ export class FrameDecoder {
     }
   }
 
+  /**
+   * Copy mode: where the next socket read may land instead of the shared buffer, namely the unfilled
+   * rest of the body in progress when at least `minBytes` of it are still to come; null otherwise. Pass
+   * what was read into it to {@link push} as a view of it (`target.subarray(0, n)`): it is not copied
+   * again. The view stays valid while the body is in progress, and a body is only handed on once full.
+   */
+  readTarget (minBytes: number): Buffer | null {
+    if (!this.copy || this.body === null || this.body.length - this.bodyFill < minBytes) return null
+    return this.body.subarray(this.bodyFill)
+  }
+
   private * pushCopy (chunk: Buffer): Generator<Buffer> {
     let off = 0
     while (off < chunk.length) {
@@ -83,7 +94,10 @@ export class FrameDecoder {
         this.bodyFill = 0
       }
       const take = Math.min(this.body.length - this.bodyFill, chunk.length - off)
-      chunk.copy(this.body, this.bodyFill, off, off + take)
+      // Bytes read straight into the view readTarget() gave are in place already.
+      if (off !== 0 || chunk.buffer !== this.body.buffer || chunk.byteOffset !== this.body.byteOffset + this.bodyFill) {
+        chunk.copy(this.body, this.bodyFill, off, off + take)
+      }
       this.bodyFill += take
       off += take
       if (this.bodyFill === this.body.length) {

@@ -207,6 +207,62 @@ describe('FrameDecoder copy mode (reads into a reused buffer)', () => {
     ), { seed: 7, numRuns: 300 })
   })
 
+  it('with reads straight into readTarget() when offered, yields the same bodies, each read in place exactly once', () => {
+    fc.assert(fc.property(
+      fc.array(fc.uint8Array({ minLength: 1, maxLength: 300 }), { minLength: 1, maxLength: 10 }),
+      fc.array(fc.integer({ min: 1, max: 97 }), { minLength: 1, maxLength: 20 }),
+      fc.integer({ min: 1, max: 64 }),
+      (bodies, cuts, minBytes) => {
+        const wire = Buffer.concat(bodies.map(b => { const h = Buffer.alloc(4); h.writeUInt32BE(b.length); return Buffer.concat([h, Buffer.from(b)]) }))
+        const dec = new FrameDecoder({ copy: true })
+        const shared = Buffer.alloc(128)
+        const got: Buffer[] = []
+        let direct = 0
+        let off = 0
+        let k = 0
+        while (off < wire.length) {
+          // What a socket read does: fill the offered buffer with at most its length of what arrived.
+          const target = dec.readTarget(minBytes)
+          if (target !== null) {
+            if (target.length < minBytes || target.buffer === shared.buffer) return false
+            direct++
+          }
+          const into = target ?? shared
+          const n = Math.min(cuts[k++ % cuts.length] as number, wire.length - off, into.length)
+          wire.copy(into, 0, off, off + n)
+          for (const body of dec.push(into.subarray(0, n))) {
+            if (body.buffer === shared.buffer) return false
+            got.push(body)
+          }
+          shared.fill(0xee)
+          off += n
+        }
+        const long = bodies.some(b => b.length - 97 >= minBytes)
+        return got.length === bodies.length && got.every((b, i) => b.equals(Buffer.from(bodies[i] as Uint8Array))) && dec.bufferedBytes === 0 && (!long || direct > 0)
+      }
+    ), { seed: 11, numRuns: 300 })
+  })
+
+  it('offers no read target in zero-copy mode, between frames, or for the last few bytes of a body', () => {
+    assert.equal(new FrameDecoder().readTarget(1), null)
+    const dec = new FrameDecoder({ copy: true })
+    assert.equal(dec.readTarget(1), null)
+    assert.deepEqual([...dec.push(Buffer.concat([prefix(10), Buffer.from('abc')]))], [])
+    const target = dec.readTarget(7)
+    assert.ok(target !== null)
+    assert.equal(target.length, 7)
+    assert.equal(dec.readTarget(8), null)
+    target.write('defgh', 0)
+    assert.deepEqual([...dec.push(target.subarray(0, 5))], [])
+    const rest = dec.readTarget(2)
+    assert.ok(rest !== null)
+    rest.write('ij', 0)
+    const [body] = [...dec.push(rest.subarray(0, 2))]
+    assert.equal(body?.toString(), 'abcdefghij')
+    assert.equal(body?.buffer, target.buffer, 'the body is the buffer the reads went into')
+    assert.equal(dec.readTarget(1), null)
+  })
+
   it('checks the declared length before allocating', () => {
     const dec = new FrameDecoder({ copy: true, maxFrameBytes: 10 })
     assert.throws(() => [...dec.push(Buffer.from([0, 0, 0, 11]))], (e: unknown) => (e as { code?: string }).code === 'ERR_FRAME_TOO_LARGE')

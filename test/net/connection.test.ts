@@ -1,0 +1,49 @@
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import net from 'node:net'
+import { once } from 'node:events'
+import { randomBytes } from 'node:crypto'
+import { Connection } from '../../src/net/connection.ts'
+import type { Message } from '../../src/protocol/messages.ts'
+
+const opts = { role: 'peer' as const, id: 1, secret: null, handshakeTimeoutMs: 5000 }
+
+/** A server that sends `payloads` as CHUNK messages on its first connection, then ends it. */
+async function chunkServer (payloads: Buffer[]): Promise<{ port: number, close: () => void }> {
+  const server = net.createServer(socket => {
+    void (async () => {
+      const c = await Connection.establish(socket, { ...opts, id: 2 })
+      c.start()
+      for (let i = 0; i < payloads.length; i++) {
+        if (!c.send({ type: 'chunk', reqId: i, index: i, data: payloads[i] as Buffer })) await c.drained()
+      }
+    })().catch(() => { socket.destroy() })
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  return { port: (server.address() as net.AddressInfo).port, close: () => { server.close() } }
+}
+
+describe('Connection.connect reads (segments straight into their own buffers)', () => {
+  it('delivers large and small frames intact and in order over a real socket', { timeout: 30_000 }, async t => {
+    // Sizes around the direct-read threshold (64 KiB) and the shared read buffer (256 KiB), and segments.
+    const sizes = [1 << 20, 3, (1 << 20) + 7, 64 * 1024 - 1, 64 * 1024, 64 * 1024 + 1, 256 * 1024 + 5, 17, 2 * (1 << 20) - 9, 1 << 20]
+    const payloads = sizes.map(n => randomBytes(n))
+    const srv = await chunkServer(payloads)
+    t.after(srv.close)
+    const c = await Connection.connect('127.0.0.1', srv.port, opts)
+    t.after(() => { void c.close() })
+    const got: Buffer[] = []
+    await new Promise<void>((resolve, reject) => {
+      c.on('message', (m: Message) => {
+        if (m.type !== 'chunk') { reject(new Error(`unexpected ${m.type}`)); return }
+        assert.equal(m.reqId, got.length)
+        got.push(Buffer.from(m.data)) // a copy: the original may be a pooled buffer
+        if (got.length === payloads.length) resolve()
+      })
+      c.once('close', () => { reject(new Error('closed early')) })
+      c.start()
+    })
+    for (let i = 0; i < payloads.length; i++) assert.ok(got[i]?.equals(payloads[i] as Buffer), `payload ${i} (${sizes[i]} bytes) differs`)
+  })
+})

@@ -3,7 +3,7 @@ import net from 'node:net'
 import { ProtocolError, knownErrorCode } from '../protocol/errors.ts'
 import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder } from '../protocol/frame.ts'
 import { HANDSHAKE_MAX_FRAME_BYTES, checkAuth, checkHello, computeMac, createHello } from '../protocol/handshake.ts'
-import { decodeMessage, encodeMessage, type Message, type Role } from '../protocol/messages.ts'
+import { CHUNK_DATA_OFFSET, decodeMessage, encodeMessage, type Message, type Role } from '../protocol/messages.ts'
 
 /** Size of the reused read buffer of outgoing connections. */
 const READ_BUFFER_BYTES = 256 * 1024
@@ -52,7 +52,8 @@ export class Connection extends EventEmitter {
   private constructor (socket: net.Socket, readsIntoSharedBuffer: boolean) {
     super()
     this.socket = socket
-    this.decoder = new FrameDecoder({ maxFrameBytes: HANDSHAKE_MAX_FRAME_BYTES, copy: readsIntoSharedBuffer })
+    // Received segments land page-aligned, ready for a direct write to disk without a copy.
+    this.decoder = new FrameDecoder({ maxFrameBytes: HANDSHAKE_MAX_FRAME_BYTES, copy: readsIntoSharedBuffer, ...(readsIntoSharedBuffer ? { alignAt: CHUNK_DATA_OFFSET } : {}) })
     if (!readsIntoSharedBuffer) socket.on('data', (chunk: Buffer) => { this.ingest(chunk) })
     socket.setNoDelay(true)
     this.closed = new Promise(resolve => {

@@ -20,7 +20,16 @@ export interface FrameDecoderInit {
    * Default false (zero-copy: bodies may be views of the pushed chunks).
    */
   copy?: boolean
+  /**
+   * Copy mode: bodies of at least 64 KiB go into page-aligned memory with their byte `alignAt` on a
+   * page boundary (BufferPool.takeAligned), so that the payload from there on (a segment's data) can be
+   * written to disk with O_DIRECT without a copy. Default: no alignment.
+   */
+  alignAt?: number
 }
+
+/** Smallest body laid out by `alignAt`: below it an aligned buffer is not worth its pages. */
+const ALIGNED_BODY_MIN_BYTES = 64 * 1024
 
 /**
  * Splits a byte stream into frame bodies (`u32 length` + `length` bytes).
@@ -32,6 +41,7 @@ export class FrameDecoder {
   private chunks: Buffer[] = []
   private buffered = 0
   private readonly copy: boolean
+  private readonly alignAt: number | null
   private readonly header = Buffer.alloc(FRAME_HEADER_BYTES)
   private headerFill = 0
   private body: Buffer | null = null
@@ -40,6 +50,7 @@ export class FrameDecoder {
   constructor (init: FrameDecoderInit = {}) {
     this.maxFrameBytes = init.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
     this.copy = init.copy ?? false
+    this.alignAt = init.alignAt ?? null
   }
 
   /** Bytes held while waiting for the rest of a frame. */
@@ -90,7 +101,7 @@ export class FrameDecoder {
         this.headerFill = 0
         const length = this.header.readUInt32BE(0)
         this.checkLength(length)
-        this.body = segmentBuffers.take(length)
+        this.body = this.alignAt !== null && length >= ALIGNED_BODY_MIN_BYTES ? segmentBuffers.takeAligned(length, this.alignAt) : segmentBuffers.take(length)
         this.bodyFill = 0
       }
       const take = Math.min(this.body.length - this.bodyFill, chunk.length - off)

@@ -63,6 +63,9 @@ export interface CatalogEntry { name: string, size: number, segments: number, se
 /** Segments one peer received from one source for one file. */
 export interface Transfer { from: number, file: string, segments: number }
 
+/** Where a CHUNK's data starts in its frame body: after the tag (u8), request id and index (u32 each). */
+export const CHUNK_DATA_OFFSET = 9
+
 export type Message =
   | { type: 'hello', version: number, auth: boolean, role: Role, id: number, nonce: Buffer }
   | { type: 'auth', mac: Buffer }

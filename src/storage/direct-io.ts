@@ -1,6 +1,7 @@
 import { constants } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { debuglog } from 'node:util'
+import { PAGE_ALIGN, alignedArrayBuffer, isPageAligned } from '../util/aligned-memory.ts'
 
 const log = debuglog('dfss:store')
 
@@ -9,13 +10,7 @@ const log = debuglog('dfss:store')
  * of the usual disks (512 B or 4 KiB); anything else is refused by the kernel with EINVAL, and the
  * file falls back to buffered writes.
  */
-export const DIRECT_ALIGN = 4096
-
-/** The part of the WebAssembly global used here (not in the lib settings of this project). */
-declare const WebAssembly: { Memory: new (descriptor: { initial: number, maximum?: number }) => { buffer: ArrayBuffer } }
-
-/** Memory of WebAssembly is handed out in pages of 64 KiB, which start on a page boundary of the OS. */
-const WASM_PAGE = 64 * 1024
+export const DIRECT_ALIGN = PAGE_ALIGN
 
 /** True when O_DIRECT exists here (Linux). */
 export const directIoAvailable = typeof constants.O_DIRECT === 'number' && constants.O_DIRECT > 0
@@ -48,10 +43,12 @@ export function directAligned (position: number, length: number): boolean {
 const SLOTS = 4
 
 /**
- * Aligned buffers through which the process's direct writes go: data is copied into one (memory of
- * Node's Buffers has no alignment guarantee) and written from there. Each buffer is a
- * WebAssembly.Memory, whose base is page aligned, made when first needed and remade larger when a
- * bigger write comes; at most {@link SLOTS} writes run at once, later ones wait for a buffer.
+ * The process's direct writes: data already in page-aligned memory (a segment received into a body
+ * from BufferPool.takeAligned) is written from where it is; any other is copied into one of the
+ * writer's aligned buffers (memory of Node's Buffers has no alignment guarantee) and written from
+ * there. Each such buffer is a WebAssembly.Memory, whose base is page aligned, made when first needed
+ * and remade larger when a bigger write comes; at most {@link SLOTS} writes run at once, later ones
+ * wait for a slot.
  */
 export class DirectWriter {
   private readonly free: Buffer[] = []
@@ -59,6 +56,8 @@ export class DirectWriter {
   private readonly waiting: Array<(slot: Buffer) => void> = []
   /** Bytes written directly (for tests and the debug log). */
   bytes = 0
+  /** Of those, bytes written from the caller's own aligned memory, without a copy. */
+  inPlaceBytes = 0
 
   /**
    * Writes all of `data` at `position` through `fh` (opened by {@link openDirect}); rejects with the
@@ -67,11 +66,16 @@ export class DirectWriter {
   async write (fh: FileHandle, data: Uint8Array, position: number): Promise<void> {
     let slot = await this.acquire()
     try {
-      if (slot.length < data.length) slot = aligned(data.length)
-      slot.set(data)
+      // A segment that arrived into aligned memory (FrameDecoder's alignAt) goes to disk from where it is.
+      let from: Uint8Array = data
+      if (!isPageAligned(data)) {
+        if (slot.length < data.length) slot = aligned(data.length)
+        slot.set(data)
+        from = slot
+      }
       let done = 0
       while (done < data.length) {
-        const { bytesWritten } = await fh.write(slot, done, data.length - done, position + done)
+        const { bytesWritten } = await fh.write(from, done, data.length - done, position + done)
         if (bytesWritten === 0 || bytesWritten % DIRECT_ALIGN !== 0) {
           // A short direct write that breaks alignment: the caller redoes the segment buffered.
           throw Object.assign(new Error(`short direct write (${bytesWritten} bytes)`), { code: 'EINVAL' })
@@ -79,6 +83,7 @@ export class DirectWriter {
         done += bytesWritten
       }
       this.bytes += data.length
+      if (from === data) this.inPlaceBytes += data.length
     } finally {
       this.release(slot)
     }
@@ -100,8 +105,7 @@ export class DirectWriter {
 
 /** A buffer of at least `length` bytes whose memory starts on a page boundary. */
 function aligned (length: number): Buffer {
-  const pages = Math.ceil(length / WASM_PAGE)
-  return Buffer.from(new WebAssembly.Memory({ initial: pages, maximum: pages }).buffer)
+  return Buffer.from(alignedArrayBuffer(length))
 }
 
 /** The process-wide direct writer. */

@@ -1,3 +1,5 @@
+import { PAGE_ALIGN, addressSpaceUnlimited, alignedArrayBuffer, alignedSize, isAlignedMemory } from './aligned-memory.ts'
+
 /**
  * Reuses the large buffers of the segment path (socket -> verify -> disk, and disk -> socket).
  * A fresh 1 MiB buffer costs 256 page faults on first touch; a reused one costs none.
@@ -6,6 +8,8 @@
  */
 export class BufferPool {
   private readonly free = new Map<number, ArrayBuffer[]>()
+  /** Idle page-aligned buffers (see takeAligned), by size: never handed out by take(). */
+  private readonly freeAligned = new Map<number, ArrayBuffer[]>()
   private held = 0
   /** Holders of each buffer handed out (absent = idle or dropped). */
   private readonly refs = new WeakMap<ArrayBuffer, number>()
@@ -35,6 +39,25 @@ export class BufferPool {
     return Buffer.allocUnsafe(length)
   }
 
+  /**
+   * Like take(), but byte `at` of the buffer lies on a page boundary of page-aligned memory, so that
+   * what follows it can be written with O_DIRECT without a copy (see DirectWriter). Falls back to
+   * take() under an address-space limit (each aligned buffer reserves much address space; see
+   * aligned-memory.ts) or when the memory cannot be had.
+   */
+  takeAligned (length: number, at: number): Buffer {
+    const pad = (PAGE_ALIGN - (at % PAGE_ALIGN)) % PAGE_ALIGN
+    if (length < this.minBytes || !addressSpaceUnlimited()) return this.take(length)
+    let ab = this.freeAligned.get(alignedSize(pad + length))?.pop()
+    if (ab !== undefined) this.held--
+    else {
+      try { ab = alignedArrayBuffer(pad + length) } catch { return this.take(length) }
+      this.ours.add(ab)
+    }
+    this.refs.set(ab, 1)
+    return Buffer.from(ab, pad, length)
+  }
+
   /** Adds a holder to a buffer from take() that is still held. */
   retain (view: Uint8Array): void {
     const ab = view.buffer
@@ -53,9 +76,10 @@ export class BufferPool {
     if (n > 1) { this.refs.set(ab, n - 1); return }
     this.refs.delete(ab)
     if (this.held >= this.maxBuffers) return
-    const list = this.free.get(ab.byteLength) ?? []
+    const free = isAlignedMemory(ab) ? this.freeAligned : this.free
+    const list = free.get(ab.byteLength) ?? []
     list.push(ab)
-    this.free.set(ab.byteLength, list)
+    free.set(ab.byteLength, list)
     this.held++
   }
 

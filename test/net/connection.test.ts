@@ -5,6 +5,7 @@ import { once } from 'node:events'
 import { randomBytes } from 'node:crypto'
 import { Connection } from '../../src/net/connection.ts'
 import type { Message } from '../../src/protocol/messages.ts'
+import { addressSpaceUnlimited, isPageAligned } from '../../src/util/aligned-memory.ts'
 
 const opts = { role: 'peer' as const, id: 1, secret: null, handshakeTimeoutMs: 5000 }
 
@@ -45,5 +46,27 @@ describe('Connection.connect reads (segments straight into their own buffers)', 
       c.start()
     })
     for (let i = 0; i < payloads.length; i++) assert.ok(got[i]?.equals(payloads[i] as Buffer), `payload ${i} (${sizes[i]} bytes) differs`)
+  })
+})
+
+describe('Connection.connect: received segments in page-aligned memory', () => {
+  it('a CHUNK of 64 KiB or more arrives with its data on a page boundary of aligned memory (no address-space limit here)', { timeout: 30_000 }, async t => {
+    if (!addressSpaceUnlimited()) { t.skip('this process has an address-space limit: bodies are plain buffers'); return }
+    const payloads = [randomBytes(1 << 20), randomBytes(100), randomBytes(300 * 1024 + 1)]
+    const srv = await chunkServer(payloads)
+    t.after(srv.close)
+    const c = await Connection.connect('127.0.0.1', srv.port, opts)
+    t.after(() => { void c.close() })
+    const aligned: boolean[] = []
+    await new Promise<void>((resolve, reject) => {
+      c.on('message', (m: Message) => {
+        if (m.type !== 'chunk') { reject(new Error(`unexpected ${m.type}`)); return }
+        assert.ok(m.data.equals(payloads[m.reqId] as Buffer))
+        aligned.push(isPageAligned(m.data))
+        if (aligned.length === payloads.length) resolve()
+      })
+      c.start()
+    })
+    assert.deepEqual(aligned, [true, false, true])
   })
 })

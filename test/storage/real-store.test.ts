@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { after, before, describe, it, type TestContext } from 'node:test'
 import { directWriter, openDirect } from '../../src/storage/direct-io.ts'
+import { addressSpaceUnlimited } from '../../src/util/aligned-memory.ts'
 import { PARALLEL_HASH_MIN_SEGMENTS, hashThreadsStarted, worthThreads } from '../../src/storage/hash-pool.ts'
 import { hashFile } from '../../src/storage/hasher.ts'
 import { DIRECT_SYNC_EVERY_BYTES, RealStore, WRITE_BEHIND_BYTES } from '../../src/storage/real-store.ts'
@@ -26,17 +27,18 @@ async function source (name: string, size: number, segmentSize: number): Promise
 }
 
 /** Segment `i` of `bytes` in a buffer from the pool, as the network hands it over. */
-function segmentOf (meta: FileMeta, bytes: Buffer, i: number): Buffer {
-  const data = segmentBuffers.take(segmentLength(meta, i))
+function segmentOf (meta: FileMeta, bytes: Buffer, i: number, aligned = false): Buffer {
+  // aligned: as Connection.connect receives it, the data on a page boundary (FrameDecoder's alignAt)
+  const data = aligned ? segmentBuffers.takeAligned(segmentLength(meta, i), 0) : segmentBuffers.take(segmentLength(meta, i))
   bytes.copy(data, 0, i * meta.segmentSize, i * meta.segmentSize + data.length)
   return data
 }
 
 /** Writes every segment in a shuffled order, giving each buffer back as the downloader does. */
-async function writeAll (file: DownloadFile, meta: FileMeta, bytes: Buffer): Promise<void> {
+async function writeAll (file: DownloadFile, meta: FileMeta, bytes: Buffer, aligned = false): Promise<void> {
   const order = file.missing().sort(() => Math.random() - 0.5)
   for (const i of order) {
-    const data = segmentOf(meta, bytes, i)
+    const data = segmentOf(meta, bytes, i, aligned)
     await file.write(i, data)
     segmentBuffers.give(data)
   }
@@ -46,15 +48,15 @@ async function writeAll (file: DownloadFile, meta: FileMeta, bytes: Buffer): Pro
  * Downloads a random file of `size` bytes in `segmentSize` segments through a fresh store, checks the
  * published copy byte for byte, and returns the bytes that went through the direct writer meanwhile.
  */
-async function roundTrip (name: string, size: number, segmentSize: number, opts: { directIo?: boolean } = {}): Promise<number> {
+async function roundTrip (name: string, size: number, segmentSize: number, opts: { directIo?: boolean } = {}, aligned = false, count: 'bytes' | 'inPlaceBytes' = 'bytes'): Promise<number> {
   const { meta, bytes } = await source(name, size, segmentSize)
-  const before = directWriter.bytes
+  const before = directWriter[count]
   const store = new RealStore(path.join(dir, `out-${name}`), opts)
   const file = await store.openDownload(meta)
-  await writeAll(file, meta, bytes)
+  await writeAll(file, meta, bytes, aligned)
   assert.deepEqual(await readFile(await file.complete()), bytes)
   await store.close()
-  return directWriter.bytes - before
+  return directWriter[count] - before
 }
 
 /** Whether the test directory takes O_DIRECT writes. */
@@ -70,6 +72,13 @@ describe('RealStore downloads', () => {
   it('writes past the page cache where the file system allows, the last short segment buffered', async () => {
     const supported = await directSupported()
     assert.equal(await roundTrip('direct.bin', 40 * 65536 + 1000, 65536), supported ? 40 * 65536 : 0, 'every whole segment went through the direct path')
+  })
+
+  it('writes segments that arrived in page-aligned memory from where they are, without a copy', async t => {
+    if (!addressSpaceUnlimited()) { t.skip('address-space limit: no aligned segment buffers'); return }
+    const supported = await directSupported()
+    assert.equal(await roundTrip('in-place.bin', 24 * 65536 + 1000, 65536, {}, true, 'inPlaceBytes'), supported ? 24 * 65536 : 0)
+    assert.equal(await roundTrip('copied.bin', 8 * 65536, 65536, {}, false, 'inPlaceBytes'), 0, 'plain buffers go through the aligned slots')
   })
 
   it('writes through the page cache with directIo: false', async () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { BufferPool } from '../../src/util/buffer-pool.ts'
+import { PAGE_ALIGN, addressSpaceUnlimited, isAlignedMemory, isPageAligned } from '../../src/util/aligned-memory.ts'
 
 describe('BufferPool', () => {
   it('reuses a buffer once its only holder gives it back', () => {
@@ -57,5 +58,31 @@ describe('BufferPool', () => {
     pool.give(b)
     assert.equal(pool.take(2048).buffer, a.buffer)
     assert.notEqual(pool.take(2048).buffer, b.buffer)
+  })
+
+  it('takeAligned puts byte `at` on a page boundary, reuses aligned buffers for aligned takes only', t => {
+    if (!addressSpaceUnlimited()) { t.skip('address-space limit: takeAligned falls back to take'); return }
+    const pool = new BufferPool(4, 1024)
+    for (const at of [0, 9, 4096, 5000]) {
+      const b = pool.takeAligned(1 << 20, at)
+      assert.equal(b.length, 1 << 20)
+      assert.ok(isPageAligned(b.subarray(at)), `byte ${at} aligned`)
+      pool.give(b)
+    }
+    const a = pool.takeAligned(100_000, 9)
+    pool.give(a)
+    assert.ok(isAlignedMemory(a.buffer))
+    assert.notEqual(pool.take(a.buffer.byteLength).buffer, a.buffer, 'take() never hands out aligned memory')
+    const again = pool.takeAligned(100_000, 9)
+    assert.equal(again.buffer, a.buffer, 'an idle aligned buffer of the right size is reused')
+    assert.ok(!isAlignedMemory(pool.takeAligned(100, 9).buffer), 'below minBytes: a plain buffer')
+    assert.equal(PAGE_ALIGN, 4096)
+  })
+
+  it('addressSpaceUnlimited reads RLIMIT_AS from /proc/self/limits', () => {
+    const head = 'Limit                     Soft Limit           Hard Limit           Units     \n'
+    assert.equal(addressSpaceUnlimited(head + 'Max address space         unlimited            unlimited            bytes     \n'), true)
+    assert.equal(addressSpaceUnlimited(head + 'Max address space         4294967296           unlimited            bytes     \n'), false)
+    assert.equal(addressSpaceUnlimited(null), true)
   })
 })

@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import type * as WorkerThreads from 'node:worker_threads'
 import { HASH_BYTES, countSegments } from '../protocol/messages.ts'
+import { addressSpaceLimit, readProc } from '../util/aligned-memory.ts'
 import { lazyRequire } from '../util/lazy-require.ts'
 
 // Loaded on first use: most processes (every rank, every getter without a .part to check) never hash a whole file.
@@ -115,15 +115,11 @@ const WORKER_ADDRESS_SPACE_BYTES = 1024 * 1024 * 1024
  * check) or without a limit: no bound.
  */
 export function affordableThreads (limitsText = readProc('/proc/self/limits'), statusText = readProc('/proc/self/status')): number {
-  const limit = limitsText === null ? null : /^Max address space\s+(\S+)/m.exec(limitsText)?.[1]
-  if (limit === undefined || limit === null || limit === 'unlimited') return Number.MAX_SAFE_INTEGER
+  const limit = addressSpaceLimit(limitsText)
+  if (limit === null) return Number.MAX_SAFE_INTEGER
   const usedKiB = statusText === null ? null : /^VmSize:\s+([0-9]+) kB/m.exec(statusText)?.[1]
   if (usedKiB === undefined || usedKiB === null) return 0
-  return Math.max(0, Math.floor((Number(limit) - Number(usedKiB) * 1024) / WORKER_ADDRESS_SPACE_BYTES))
-}
-
-function readProc (file: string): string | null {
-  try { return readFileSync(file, 'utf8') } catch { return null }
+  return Math.max(0, Math.floor((limit - Number(usedKiB) * 1024) / WORKER_ADDRESS_SPACE_BYTES))
 }
 
 /** What {@link hashSegmentsInParallel} found. */

@@ -44,19 +44,27 @@ export function isPageAligned (view: Uint8Array): boolean {
   return isAlignedMemory(view.buffer) && view.byteOffset % PAGE_ALIGN === 0
 }
 
+/**
+ * The process's address-space limit (RLIMIT_AS) in bytes from the text of /proc/self/limits; null
+ * when there is none, or no /proc to tell (macOS, Windows: no such limit in practice).
+ */
+export function addressSpaceLimit (limitsText: string | null): number | null {
+  const limit = limitsText === null ? undefined : /^Max address space\s+(\S+)/m.exec(limitsText)?.[1]
+  return limit === undefined || limit === 'unlimited' ? null : Number(limit)
+}
+
+/** Reads a /proc file; null where there is none. */
+export function readProc (file: string): string | null {
+  try { return readFileSync(file, 'utf8') } catch { return null }
+}
+
 let unlimited: boolean | null = null
 
 /**
- * True when the process has no address-space limit (RLIMIT_AS, from /proc/self/limits; no /proc: no
- * limit in practice), so that many aligned buffers may be reserved at once without crowding out
- * threads or the heap.
+ * True when the process has no address-space limit, so that many aligned buffers may be reserved at
+ * once without crowding out threads or the heap. Read once per process.
  */
-export function addressSpaceUnlimited (limitsText?: string | null): boolean {
-  if (limitsText === undefined && unlimited !== null) return unlimited
-  let text = limitsText
-  if (text === undefined) { try { text = readFileSync('/proc/self/limits', 'utf8') } catch { text = null } }
-  const limit = text === null ? 'unlimited' : /^Max address space\s+(\S+)/m.exec(text)?.[1] ?? 'unlimited'
-  const answer = limit === 'unlimited'
-  if (limitsText === undefined) unlimited = answer
-  return answer
+export function addressSpaceUnlimited (): boolean {
+  unlimited ??= addressSpaceLimit(readProc('/proc/self/limits')) === null
+  return unlimited
 }

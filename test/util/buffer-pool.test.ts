@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { BufferPool } from '../../src/util/buffer-pool.ts'
-import { PAGE_ALIGN, addressSpaceUnlimited, isAlignedMemory, isPageAligned } from '../../src/util/aligned-memory.ts'
+import { PAGE_ALIGN, addressSpaceLimit, addressSpaceUnlimited, isAlignedMemory, isPageAligned } from '../../src/util/aligned-memory.ts'
 
 describe('BufferPool', () => {
   it('reuses a buffer once its only holder gives it back', () => {
@@ -79,10 +79,10 @@ describe('BufferPool', () => {
     assert.equal(PAGE_ALIGN, 4096)
   })
 
-  it('addressSpaceUnlimited reads RLIMIT_AS from /proc/self/limits', () => {
+  it('addressSpaceLimit reads RLIMIT_AS from /proc/self/limits', () => {
     const head = 'Limit                     Soft Limit           Hard Limit           Units     \n'
-    assert.equal(addressSpaceUnlimited(head + 'Max address space         unlimited            unlimited            bytes     \n'), true)
-    assert.equal(addressSpaceUnlimited(head + 'Max address space         4294967296           unlimited            bytes     \n'), false)
-    assert.equal(addressSpaceUnlimited(null), true)
+    assert.equal(addressSpaceLimit(head + 'Max address space         unlimited            unlimited            bytes     \n'), null)
+    assert.equal(addressSpaceLimit(head + 'Max address space         4294967296           unlimited            bytes     \n'), 4294967296)
+    assert.equal(addressSpaceLimit(null), null)
   })
 })

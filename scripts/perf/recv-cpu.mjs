@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // CPU the receiving side of one peer connection spends per MiB: a child process sends SEGMENTS CHUNK
 // messages of 1 MiB over a handshaken Connection on loopback; this process receives them through
-// Connection.connect (the getter's path) and prints its wall time and CPU (user + sys).
+// Connection.connect (the getter's path), gives each buffer back to the pool as a getter does once
+// the segment is written, and prints its wall time and CPU (user + sys).
 // Usage: node scripts/perf/recv-cpu.mjs [SEGMENTS=2048] [DIST=dist of this checkout]   (needs `npm run build`)
 import net from 'node:net'
 import { fork } from 'node:child_process'
@@ -13,6 +14,7 @@ const [nArg = '2048', distArg = path.join(path.dirname(here), '..', '..', 'dist'
 const n = Number(nArg)
 const dist = path.resolve(distArg)
 const { Connection } = await import(path.join(dist, 'src', 'net', 'connection.js'))
+const { segmentBuffers } = await import(path.join(dist, 'src', 'util', 'buffer-pool.js'))
 const opts = { role: 'peer', id: 1, secret: null, handshakeTimeoutMs: 5000 }
 
 if (role === 'sender') {
@@ -33,7 +35,12 @@ if (role === 'sender') {
   let got = 0
   let check = 0
   await new Promise(resolve => {
-    c.on('message', m => { if (m.type === 'chunk') { check += m.data[m.data.length - 1]; if (++got === n) resolve() } })
+    c.on('message', m => {
+      if (m.type !== 'chunk') return
+      check += m.data[m.data.length - 1]
+      segmentBuffers.give(m.data) // done with it, as a getter once the segment is written
+      if (++got === n) resolve()
+    })
     c.start()
   })
   const cpu = process.cpuUsage(cpu0)

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os'
 import type * as WorkerThreads from 'node:worker_threads'
 import { HASH_BYTES, countSegments } from '../protocol/messages.ts'
-import { addressSpaceLimit, readProc } from '../util/aligned-memory.ts'
+import { addressSpaceLimit, readProc } from '../util/proc-limits.ts'
 import { lazyRequire } from '../util/lazy-require.ts'
 
 // Loaded on first use: most processes (every rank, every getter without a .part to check) never hash a whole file.

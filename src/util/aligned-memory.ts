@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { addressSpaceLimit, readProc } from './proc-limits.ts'
 
 /**
  * Page-aligned memory, which writes with O_DIRECT need. Node's Buffers have no alignment guarantee
@@ -42,20 +42,6 @@ export function isAlignedMemory (ab: ArrayBufferLike): boolean {
 /** True when `view` starts on a page boundary of memory from {@link alignedArrayBuffer}. */
 export function isPageAligned (view: Uint8Array): boolean {
   return isAlignedMemory(view.buffer) && view.byteOffset % PAGE_ALIGN === 0
-}
-
-/**
- * The process's address-space limit (RLIMIT_AS) in bytes from the text of /proc/self/limits; null
- * when there is none, or no /proc to tell (macOS, Windows: no such limit in practice).
- */
-export function addressSpaceLimit (limitsText: string | null): number | null {
-  const limit = limitsText === null ? undefined : /^Max address space\s+(\S+)/m.exec(limitsText)?.[1]
-  return limit === undefined || limit === 'unlimited' ? null : Number(limit)
-}
-
-/** Reads a /proc file; null where there is none. */
-export function readProc (file: string): string | null {
-  try { return readFileSync(file, 'utf8') } catch { return null }
 }
 
 let unlimited: boolean | null = null

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { BufferPool } from '../../src/util/buffer-pool.ts'
-import { PAGE_ALIGN, addressSpaceLimit, addressSpaceUnlimited, isAlignedMemory, isPageAligned } from '../../src/util/aligned-memory.ts'
+import { PAGE_ALIGN, addressSpaceUnlimited, isAlignedMemory, isPageAligned } from '../../src/util/aligned-memory.ts'
+import { addressSpaceLimit } from '../../src/util/proc-limits.ts'
 
 describe('BufferPool', () => {
   it('reuses a buffer once its only holder gives it back', () => {

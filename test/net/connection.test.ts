@@ -9,7 +9,7 @@ import { addressSpaceUnlimited, isPageAligned } from '../../src/util/aligned-mem
 
 const opts = { role: 'peer' as const, id: 1, secret: null, handshakeTimeoutMs: 5000 }
 
-/** A server that sends `payloads` as CHUNK messages on its first connection, then ends it. */
+/** A server that sends `payloads` as CHUNK messages on every connection it accepts. */
 async function chunkServer (payloads: Buffer[]): Promise<{ port: number, close: () => void }> {
   const server = net.createServer(socket => {
     void (async () => {
@@ -38,7 +38,7 @@ describe('Connection.connect reads (segments straight into their own buffers)', 
     await new Promise<void>((resolve, reject) => {
       c.on('message', (m: Message) => {
         if (m.type !== 'chunk') { reject(new Error(`unexpected ${m.type}`)); return }
-        assert.equal(m.reqId, got.length)
+        if (m.reqId !== got.length) { reject(new Error(`payload ${m.reqId} arrived as number ${got.length}`)); return }
         got.push(Buffer.from(m.data)) // a copy: the original may be a pooled buffer
         if (got.length === payloads.length) resolve()
       })
@@ -61,7 +61,7 @@ describe('Connection.connect: received segments in page-aligned memory', () => {
     await new Promise<void>((resolve, reject) => {
       c.on('message', (m: Message) => {
         if (m.type !== 'chunk') { reject(new Error(`unexpected ${m.type}`)); return }
-        assert.ok(m.data.equals(payloads[m.reqId] as Buffer))
+        if (!m.data.equals(payloads[m.reqId] as Buffer)) { reject(new Error(`payload ${m.reqId} differs`)); return }
         aligned.push(isPageAligned(m.data))
         if (aligned.length === payloads.length) resolve()
       })

@@ -21,15 +21,12 @@ export interface FrameDecoderInit {
    */
   copy?: boolean
   /**
-   * Copy mode: bodies of at least 64 KiB go into page-aligned memory with their byte `alignAt` on a
-   * page boundary (BufferPool.takeAligned), so that the payload from there on (a segment's data) can be
-   * written to disk with O_DIRECT without a copy. Default: no alignment.
+   * Copy mode: bodies come from BufferPool.takeAligned with their byte `alignAt` on a page boundary
+   * (the pool gives plain buffers to small bodies), so that the payload from there on (a segment's
+   * data) can be written to disk with O_DIRECT without a copy. Default: no alignment.
    */
   alignAt?: number
 }
-
-/** Smallest body laid out by `alignAt`: below it an aligned buffer is not worth its pages. */
-const ALIGNED_BODY_MIN_BYTES = 64 * 1024
 
 /**
  * Splits a byte stream into frame bodies (`u32 length` + `length` bytes).
@@ -101,7 +98,7 @@ export class FrameDecoder {
         this.headerFill = 0
         const length = this.header.readUInt32BE(0)
         this.checkLength(length)
-        this.body = this.alignAt !== null && length >= ALIGNED_BODY_MIN_BYTES ? segmentBuffers.takeAligned(length, this.alignAt) : segmentBuffers.take(length)
+        this.body = this.alignAt !== null ? segmentBuffers.takeAligned(length, this.alignAt) : segmentBuffers.take(length)
         this.bodyFill = 0
       }
       const take = Math.min(this.body.length - this.bodyFill, chunk.length - off)

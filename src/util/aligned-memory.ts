@@ -23,7 +23,7 @@ const aligned = new WeakSet<ArrayBuffer>()
  * `ulimit -v`.
  */
 export function alignedArrayBuffer (length: number): ArrayBuffer {
-  const pages = Math.max(1, Math.ceil(length / WASM_PAGE))
+  const pages = alignedSize(length) / WASM_PAGE
   const ab = new WebAssembly.Memory({ initial: pages, maximum: pages }).buffer
   aligned.add(ab)
   return ab

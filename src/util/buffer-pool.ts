@@ -42,8 +42,8 @@ export class BufferPool {
   /**
    * Like take(), but byte `at` of the buffer lies on a page boundary of page-aligned memory, so that
    * what follows it can be written with O_DIRECT without a copy (see DirectWriter). Falls back to
-   * take() under an address-space limit (each aligned buffer reserves much address space; see
-   * aligned-memory.ts) or when the memory cannot be had.
+   * take() below minBytes (not worth its pages), under an address-space limit (each aligned buffer
+   * reserves much address space; see aligned-memory.ts) or when the memory cannot be had.
    */
   takeAligned (length: number, at: number): Buffer {
     const pad = (PAGE_ALIGN - (at % PAGE_ALIGN)) % PAGE_ALIGN

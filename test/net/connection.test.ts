@@ -1,4 +1,4 @@
-import { describe, it } from 'node:test'
+import { describe, it, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import net from 'node:net'
 import { once } from 'node:events'
@@ -25,25 +25,37 @@ async function chunkServer (payloads: Buffer[]): Promise<{ port: number, close: 
   return { port: (server.address() as net.AddressInfo).port, close: () => { server.close() } }
 }
 
+/**
+ * Serves `payloads` as CHUNK messages, receives them through Connection.connect and passes each to
+ * `check` (which returns what is wrong with it, or null) until all have come; rejects on the first fault.
+ */
+async function receiveAll (t: TestContext, payloads: Buffer[], check: (m: Extract<Message, { type: 'chunk' }>) => string | null): Promise<void> {
+  const srv = await chunkServer(payloads)
+  t.after(srv.close)
+  const c = await Connection.connect('127.0.0.1', srv.port, opts)
+  t.after(() => { void c.close() })
+  let got = 0
+  await new Promise<void>((resolve, reject) => {
+    c.on('message', (m: Message) => {
+      const fault = m.type === 'chunk' ? check(m) : `unexpected ${m.type}`
+      if (fault !== null) { reject(new Error(fault)); return }
+      if (++got === payloads.length) resolve()
+    })
+    c.once('close', () => { reject(new Error('closed early')) })
+    c.start()
+  })
+}
+
 describe('Connection.connect reads (segments straight into their own buffers)', () => {
   it('delivers large and small frames intact and in order over a real socket', { timeout: 30_000 }, async t => {
     // Sizes around the direct-read threshold (64 KiB) and the shared read buffer (256 KiB), and segments.
     const sizes = [1 << 20, 3, (1 << 20) + 7, 64 * 1024 - 1, 64 * 1024, 64 * 1024 + 1, 256 * 1024 + 5, 17, 2 * (1 << 20) - 9, 1 << 20]
     const payloads = sizes.map(n => randomBytes(n))
-    const srv = await chunkServer(payloads)
-    t.after(srv.close)
-    const c = await Connection.connect('127.0.0.1', srv.port, opts)
-    t.after(() => { void c.close() })
     const got: Buffer[] = []
-    await new Promise<void>((resolve, reject) => {
-      c.on('message', (m: Message) => {
-        if (m.type !== 'chunk') { reject(new Error(`unexpected ${m.type}`)); return }
-        if (m.reqId !== got.length) { reject(new Error(`payload ${m.reqId} arrived as number ${got.length}`)); return }
-        got.push(Buffer.from(m.data)) // a copy: the original may be a pooled buffer
-        if (got.length === payloads.length) resolve()
-      })
-      c.once('close', () => { reject(new Error('closed early')) })
-      c.start()
+    await receiveAll(t, payloads, m => {
+      if (m.reqId !== got.length) return `payload ${m.reqId} arrived as number ${got.length}`
+      got.push(Buffer.from(m.data)) // a copy: the original may be a pooled buffer
+      return null
     })
     for (let i = 0; i < payloads.length; i++) assert.ok(got[i]?.equals(payloads[i] as Buffer), `payload ${i} (${sizes[i]} bytes) differs`)
   })
@@ -53,19 +65,11 @@ describe('Connection.connect: received segments in page-aligned memory', () => {
   it('a CHUNK of 64 KiB or more arrives with its data on a page boundary of aligned memory (no address-space limit here)', { timeout: 30_000 }, async t => {
     if (!addressSpaceUnlimited()) { t.skip('this process has an address-space limit: bodies are plain buffers'); return }
     const payloads = [randomBytes(1 << 20), randomBytes(100), randomBytes(300 * 1024 + 1)]
-    const srv = await chunkServer(payloads)
-    t.after(srv.close)
-    const c = await Connection.connect('127.0.0.1', srv.port, opts)
-    t.after(() => { void c.close() })
     const aligned: boolean[] = []
-    await new Promise<void>((resolve, reject) => {
-      c.on('message', (m: Message) => {
-        if (m.type !== 'chunk') { reject(new Error(`unexpected ${m.type}`)); return }
-        if (!m.data.equals(payloads[m.reqId] as Buffer)) { reject(new Error(`payload ${m.reqId} differs`)); return }
-        aligned.push(isPageAligned(m.data))
-        if (aligned.length === payloads.length) resolve()
-      })
-      c.start()
+    await receiveAll(t, payloads, m => {
+      if (!m.data.equals(payloads[m.reqId] as Buffer)) return `payload ${m.reqId} differs`
+      aligned.push(isPageAligned(m.data))
+      return null
     })
     assert.deepEqual(aligned, [true, false, true])
   })

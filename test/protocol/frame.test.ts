@@ -180,29 +180,48 @@ describe('FrameDecoder', () => {
   })
 })
 
+/**
+ * Feeds `bodies`, framed, to a copy-mode decoder the way a socket with a 128-byte
+ * reused buffer would, each read at most the next cut long. Where `offer` gives a target (the decoder's
+ * readTarget), the read goes into it instead of the shared buffer. Returns the bodies yielded, how many
+ * reads went into an offered target, and whether any body or target was a view of the shared buffer.
+ */
+function readThrough (bodies: Uint8Array[], cuts: number[], offer: (dec: FrameDecoder) => Buffer | null = () => null): { got: Buffer[], direct: number, sharedView: boolean, dec: FrameDecoder } {
+  const wire = Buffer.concat(bodies.map(b => frame(Buffer.from(b))))
+  const dec = new FrameDecoder({ copy: true })
+  const shared = Buffer.alloc(128)
+  const got: Buffer[] = []
+  let direct = 0
+  let sharedView = false
+  let off = 0
+  let k = 0
+  while (off < wire.length) {
+    const target = offer(dec)
+    if (target !== null) { direct++; if (target.buffer === shared.buffer) sharedView = true }
+    const into = target ?? shared
+    // What a socket read does: fill the buffer with at most its length of what arrived.
+    const n = Math.min(cuts[k++ % cuts.length] as number, wire.length - off, into.length)
+    wire.copy(into, 0, off, off + n)
+    for (const body of dec.push(into.subarray(0, n))) {
+      if (body.buffer === shared.buffer) sharedView = true
+      got.push(body)
+    }
+    shared.fill(0xee) // the caller reuses its buffer
+    off += n
+  }
+  return { got, direct, sharedView, dec }
+}
+
+const sameBodies = (got: Buffer[], bodies: Uint8Array[]): boolean => got.length === bodies.length && got.every((b, i) => b.equals(Buffer.from(bodies[i] as Uint8Array)))
+
 describe('FrameDecoder copy mode (reads into a reused buffer)', () => {
   it('yields the same bodies as zero-copy mode under any chunking, never views of the pushed chunk', () => {
     fc.assert(fc.property(
       fc.array(fc.uint8Array({ minLength: 1, maxLength: 300 }), { minLength: 1, maxLength: 10 }),
       fc.array(fc.integer({ min: 1, max: 97 }), { minLength: 1, maxLength: 20 }),
       (bodies, cuts) => {
-        const wire = Buffer.concat(bodies.map(b => { const h = Buffer.alloc(4); h.writeUInt32BE(b.length); return Buffer.concat([h, Buffer.from(b)]) }))
-        const dec = new FrameDecoder({ copy: true })
-        const shared = Buffer.alloc(128)
-        const got: Buffer[] = []
-        let off = 0
-        let k = 0
-        while (off < wire.length) {
-          const n = Math.min(cuts[k++ % cuts.length] as number, wire.length - off)
-          wire.copy(shared, 0, off, off + n)
-          for (const body of dec.push(shared.subarray(0, n))) {
-            if (body.buffer === shared.buffer) return false
-            got.push(body)
-          }
-          shared.fill(0xee) // the caller reuses its buffer
-          off += n
-        }
-        return got.length === bodies.length && got.every((b, i) => b.equals(Buffer.from(bodies[i] as Uint8Array))) && dec.bufferedBytes === 0
+        const { got, sharedView, dec } = readThrough(bodies, cuts)
+        return !sharedView && sameBodies(got, bodies) && dec.bufferedBytes === 0
       }
     ), { seed: 7, numRuns: 300 })
   })
@@ -213,32 +232,14 @@ describe('FrameDecoder copy mode (reads into a reused buffer)', () => {
       fc.array(fc.integer({ min: 1, max: 97 }), { minLength: 1, maxLength: 20 }),
       fc.integer({ min: 1, max: 64 }),
       (bodies, cuts, minBytes) => {
-        const wire = Buffer.concat(bodies.map(b => { const h = Buffer.alloc(4); h.writeUInt32BE(b.length); return Buffer.concat([h, Buffer.from(b)]) }))
-        const dec = new FrameDecoder({ copy: true })
-        const shared = Buffer.alloc(128)
-        const got: Buffer[] = []
-        let direct = 0
-        let off = 0
-        let k = 0
-        while (off < wire.length) {
-          // What a socket read does: fill the offered buffer with at most its length of what arrived.
-          const target = dec.readTarget(minBytes)
-          if (target !== null) {
-            if (target.length < minBytes || target.buffer === shared.buffer) return false
-            direct++
-          }
-          const into = target ?? shared
-          const n = Math.min(cuts[k++ % cuts.length] as number, wire.length - off, into.length)
-          wire.copy(into, 0, off, off + n)
-          for (const body of dec.push(into.subarray(0, n))) {
-            if (body.buffer === shared.buffer) return false
-            got.push(body)
-          }
-          shared.fill(0xee)
-          off += n
-        }
+        let tooSmall = false
+        const { got, direct, sharedView, dec } = readThrough(bodies, cuts, d => {
+          const target = d.readTarget(minBytes)
+          if (target !== null && target.length < minBytes) tooSmall = true
+          return target
+        })
         const long = bodies.some(b => b.length - 97 >= minBytes)
-        return got.length === bodies.length && got.every((b, i) => b.equals(Buffer.from(bodies[i] as Uint8Array))) && dec.bufferedBytes === 0 && (!long || direct > 0)
+        return !tooSmall && !sharedView && sameBodies(got, bodies) && dec.bufferedBytes === 0 && (!long || direct > 0)
       }
     ), { seed: 11, numRuns: 300 })
   })

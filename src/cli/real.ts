@@ -5,6 +5,7 @@ import { Connection } from '../net/connection.ts'
 import { deriveFileId } from '../protocol/file-id.ts'
 import type { CatalogEntry, Message } from '../protocol/messages.ts'
 import type { LingerEnd } from '../peer/linger.ts'
+import { MAX_PIPELINE } from '../peer/link-pacing.ts'
 import { PeerNode, type PeerNodeOptions } from '../peer/peer.ts'
 import { DEFAULT_SEGMENT_BYTES, hashFile } from '../storage/hasher.ts'
 import { directWriter } from '../storage/direct-io.ts'
@@ -76,10 +77,10 @@ export const PIPELINE_PER_SOURCE = 2
 export const REQUESTS_PER_FILE = 6
 
 /**
- * The deepest pipeline an honest getter keeps per connection (earlier releases of protocol version 2
- * kept 4), so `--max-requests` may not go below it.
+ * The deepest pipeline an honest getter keeps per connection: a source far away gets up to this many
+ * requests (see LinkPacing), so `--max-requests` may not go below it. (Protocol version 2 kept 4.)
  */
-export const HONEST_PIPELINE = 4
+export const HONEST_PIPELINE = MAX_PIPELINE
 
 /**
  * `dfss get --linger`: the longest a finished getter keeps serving peers still downloading its files.

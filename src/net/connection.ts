@@ -189,6 +189,12 @@ export class Connection extends EventEmitter {
 
   private readonly pending: Buffer[] = []
 
+  /**
+   * On connections we dialled (Connection.connect): performance.now() when the first byte of the
+   * message being emitted arrived. Read it in a `message` listener. NaN on accepted connections.
+   */
+  get frameStartMs (): number { return this.decoder.frameStartMs }
+
   private dispatch (body: Buffer): void {
     if (this.status !== 'active') { this.pending.push(body); return }
     const msg = decodeMessage(body)

@@ -6,6 +6,7 @@ import { ProtocolError } from '../protocol/errors.ts'
 import { Bitfield } from '../storage/bitfield.ts'
 import { segmentBuffers } from '../util/buffer-pool.ts'
 import type { DownloadFile, SegmentStore, StoredSegment } from '../storage/store.ts'
+import { MAX_PIPELINE } from './link-pacing.ts'
 import type { ChunkResult, PeerLink } from './peer-link.ts'
 import type { PeerPool } from './peer-pool.ts'
 import { pickRequest, type SourceView } from './source-picker.ts'
@@ -39,6 +40,12 @@ export interface DownloaderOptions {
    * spreading, perSourceLimit for every source.
    */
   requestsPerFile?: number
+  /**
+   * Most requests in flight to one source whose round trip calls for more than perSourceLimit: a
+   * source far away idles while its answer travels unless more requests wait there (see
+   * PeerLink.extraRequests). Default MAX_PIPELINE (16), the depth every uploader accepts.
+   */
+  pipelineCap?: number
   /** Requests in flight in all. Default 32. */
   maxInFlight?: number
   /** Fraction of a file after which a source is asked only when no other can help. Default 0.5. */
@@ -143,6 +150,7 @@ export class Downloader extends EventEmitter {
     this.opts = {
       perSourceLimit: opts.perSourceLimit ?? 4,
       requestsPerFile: opts.requestsPerFile ?? Number.POSITIVE_INFINITY,
+      pipelineCap: opts.pipelineCap ?? Math.max(MAX_PIPELINE, opts.perSourceLimit ?? 4),
       maxInFlight: opts.maxInFlight ?? 32,
       refreshEvery: opts.refreshEvery ?? 10,
       maxShare: opts.maxShare ?? 0.5,
@@ -290,7 +298,7 @@ export class Downloader extends EventEmitter {
         s.lacks.delete(index) // it has it now, whatever it said before
         // Most HAVEs are for segments we hold, or arrive while every slot is taken: no pass needed then
         // (a slot that frees up schedules its own).
-        if (job.missing.has(index) && s.inFlight < this.perSource(job) && this.inFlightTotal < this.opts.maxInFlight) this.schedulePump()
+        if (job.missing.has(index) && s.inFlight < this.sourceLimit(s, this.perSource(job)) && this.inFlightTotal < this.opts.maxInFlight) this.schedulePump()
       }
       link.on('have-map', onMap)
       link.on('have', onHave)
@@ -340,7 +348,7 @@ export class Downloader extends EventEmitter {
     for (const job of this.jobs.values()) this.checkStall(job)
   }
 
-  private sourceViews (job: FileJob): Array<SourceView & { source: Source }> {
+  private sourceViews (job: FileJob, base: number): Array<SourceView & { source: Source }> {
     const views: Array<SourceView & { source: Source }> = []
     const shareLimit = Math.ceil(job.total * this.opts.maxShare)
     for (const s of job.sources.values()) {
@@ -350,6 +358,7 @@ export class Downloader extends EventEmitter {
         id: s.member.id,
         score: s.member.uploads + s.asked,
         inFlight: s.inFlight,
+        limit: this.sourceLimit(s, base),
         withinShare: s.taken < shareLimit,
         usable: bits !== null && s.link !== null && !s.failed,
         has: i => bits !== null && bits.has(i) && !s.lacks.has(i)
@@ -363,7 +372,8 @@ export class Downloader extends EventEmitter {
     if (plan === undefined) {
       const candidates: number[] = []
       for (const i of job.missing) if (!job.inFlight.has(i)) candidates.push(i)
-      plan = { candidates, views: this.sourceViews(job), perSource: this.perSource(job) }
+      const base = this.perSource(job)
+      plan = { candidates, views: this.sourceViews(job, base), perSource: base }
       plans.set(job, plan)
     }
     return plan
@@ -383,11 +393,22 @@ export class Downloader extends EventEmitter {
     return Math.max(1, Math.min(perSourceLimit, Math.ceil(requestsPerFile / Math.max(1, holding))))
   }
 
+  /**
+   * Requests in flight allowed to source `s` when the file's base is `base` (perSource): more, up to
+   * pipelineCap, when its link's round trip needs them.
+   */
+  private sourceLimit (s: Source, base: number): number {
+    const cap = this.opts.pipelineCap
+    if (s.link === null || cap <= base) return base
+    return base + s.link.extraRequests(cap - base)
+  }
+
   private issueOne (job: FileJob, plans: Map<FileJob, Plan>): boolean {
     // A quick way out when every source is at the most it may ever have; the plan knows this pass's limit.
+    const most = Math.max(this.opts.perSourceLimit, this.opts.pipelineCap)
     let free = false
     for (const s of job.sources.values()) {
-      if (s.link !== null && s.bits !== null && !s.failed && s.inFlight < this.opts.perSourceLimit) { free = true; break }
+      if (s.link !== null && s.bits !== null && !s.failed && s.inFlight < most) { free = true; break }
     }
     if (!free) return false
     const { candidates, views, perSource: perSourceLimit } = this.plan(job, plans)

@@ -2,11 +2,12 @@ import { EventEmitter } from 'node:events'
 import { Connection } from '../net/connection.ts'
 import { ProtocolError } from '../protocol/errors.ts'
 import type { Message } from '../protocol/messages.ts'
+import { LinkPacing } from './link-pacing.ts'
 
 /** Outcome of one segment request. */
 export type ChunkResult = { kind: 'data', data: Buffer } | { kind: 'no' } | { kind: 'failed', error: Error }
 
-interface Pending { index: number, file: string, resolve: (r: ChunkResult) => void, timer: NodeJS.Timeout }
+interface Pending { index: number, file: string, sentMs: number, resolve: (r: ChunkResult) => void, timer: NodeJS.Timeout }
 
 /**
  * The downloading side of a connection to another peer: segment requests with timeouts and the
@@ -17,6 +18,8 @@ export class PeerLink extends EventEmitter {
   readonly conn: Connection
   private nextReq = 1
   private readonly pending = new Map<number, Pending>()
+  /** Round trip and service time of this source, from its answers (how deep a pipeline it needs). */
+  readonly pacing = new LinkPacing()
   closed = false
 
   constructor (id: number, conn: Connection) {
@@ -38,6 +41,9 @@ export class PeerLink extends EventEmitter {
 
   get inFlight (): number { return this.pending.size }
 
+  /** Requests beyond the base pipeline this source needs over this link's round trip, at most `cap` (see LinkPacing). */
+  extraRequests (cap: number): number { return this.pacing.extraRequests(cap) }
+
   private route (msg: Message): void {
     switch (msg.type) {
       case 'chunk':
@@ -48,7 +54,10 @@ export class PeerLink extends EventEmitter {
         clearTimeout(p.timer)
         if (msg.type === 'no-chunk') p.resolve({ kind: 'no' })
         else if (msg.index !== p.index) p.resolve({ kind: 'failed', error: new ProtocolError('ERR_BAD_FIELD', `asked for segment ${p.index}, got ${msg.index}`) })
-        else p.resolve({ kind: 'data', data: msg.data })
+        else {
+          this.pacing.record(p.sentMs, this.conn.frameStartMs, performance.now(), msg.holdUs / 1000)
+          p.resolve({ kind: 'data', data: msg.data })
+        }
         return
       }
       case 'have-map': this.emit('have-map', msg.file, msg.count, msg.bits); return
@@ -68,7 +77,7 @@ export class PeerLink extends EventEmitter {
         this.pending.delete(reqId)
         resolve({ kind: 'failed', error: new ProtocolError('ERR_TIMEOUT', `segment ${index} of "${file}" from peer ${this.id} timed out after ${timeoutMs} ms`) })
       }, timeoutMs)
-      this.pending.set(reqId, { index, file, resolve, timer })
+      this.pending.set(reqId, { index, file, sentMs: performance.now(), resolve, timer })
       this.conn.send({ type: 'req-chunk', reqId, index, file })
     })
   }

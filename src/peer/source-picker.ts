@@ -4,6 +4,8 @@ export interface SourceView {
   /** Upload count from the last swarm answer plus what we asked of it since. Lower is preferred. */
   score: number
   inFlight: number
+  /** Requests in flight it may have; default PickInput.perSourceLimit. */
+  limit?: number
   /** False once this source has given its fair share of the file: others are asked first. */
   withinShare: boolean
   /** False while we know nothing of what it holds, or when it is being avoided. */
@@ -33,7 +35,7 @@ export interface Pick { source: number, index: number }
  * Pure: no clocks, no I/O.
  */
 export function pickRequest (input: PickInput): Pick | null {
-  const order = [...input.sources].filter(s => s.usable && s.inFlight < input.perSourceLimit)
+  const order = [...input.sources].filter(s => s.usable && s.inFlight < (s.limit ?? input.perSourceLimit))
   order.sort((a, b) => Number(b.withinShare) - Number(a.withinShare) || a.score - b.score || a.inFlight - b.inFlight || a.id - b.id)
   const fair = input.sources.filter(s => s.usable && s.withinShare)
   for (const s of order) {

@@ -5,7 +5,7 @@ import { Connection } from '../net/connection.ts'
 import { ProtocolError } from '../protocol/errors.ts'
 import type { HeldFile, SegmentStore } from '../storage/store.ts'
 import { Bitfield } from '../storage/bitfield.ts'
-import { encodeMessage, HASH_BYTES, type Message } from '../protocol/messages.ts'
+import { encodeMessage, HASH_BYTES, MAX_HOLD_US, type Message } from '../protocol/messages.ts'
 import type { RateLimiter } from '../util/rate-limiter.ts'
 import { segmentBuffers } from '../util/buffer-pool.ts'
 
@@ -46,9 +46,12 @@ export interface UploaderOptions {
   peerHolds?: (peer: number, file: string, index: number) => boolean
 }
 
+/** A segment request and performance.now() when it arrived (the CHUNK reports how long it waited here). */
+type Queued = Extract<Message, { type: 'req-chunk' }> & { arrivedMs: number }
+
 interface Served {
   conn: Connection
-  queue: Array<Extract<Message, { type: 'req-chunk' }>>
+  queue: Queued[]
   busy: boolean
   subscribed: Set<string>
   /** Segments ("index\0file") super-seeding refused to this connection once. */
@@ -149,7 +152,7 @@ export class Uploader extends EventEmitter {
         if (s.queue.length >= this.opts.maxRequestsPerConnection) {
           throw new ProtocolError('ERR_LIMIT', `more than ${this.opts.maxRequestsPerConnection} requests in flight`)
         }
-        s.queue.push(msg)
+        s.queue.push({ ...msg, arrivedMs: this.lastRequestMs })
         if (!s.busy) this.serve(s).catch((err: Error) => { this.emit('warning', err); s.conn.fail(err) })
         return
       case 'req-have': {
@@ -195,7 +198,7 @@ export class Uploader extends EventEmitter {
     return false
   }
 
-  private fetch (s: Served, req: Extract<Message, { type: 'req-chunk' }>): Promise<{ req: typeof req, data: Buffer | null }> {
+  private fetch (s: Served, req: Queued): Promise<{ req: Queued, data: Buffer | null }> {
     const f = this.store.held(req.file)
     if (f === undefined || !f.has(req.index) || !this.worthSending(s, f, req.index)) return Promise.resolve({ req, data: null })
     const p = f.read(req.index).then(data => ({ req, data }))
@@ -226,7 +229,8 @@ export class Uploader extends EventEmitter {
         }
         if (this.opts.limiter !== null) await this.opts.limiter.take(data.length, this.turnKey(req.file, req.index))
         this.uploads++
-        if (!s.conn.send({ type: 'chunk', reqId: req.reqId, index: req.index, data }, () => { segmentBuffers.give(data) })) await s.conn.drained()
+        const holdUs = Math.min(MAX_HOLD_US, Math.round((performance.now() - req.arrivedMs) * 1000))
+        if (!s.conn.send({ type: 'chunk', reqId: req.reqId, index: req.index, holdUs, data }, () => { segmentBuffers.give(data) })) await s.conn.drained()
       }
     } finally {
       s.busy = false

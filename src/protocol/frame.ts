@@ -43,6 +43,12 @@ export class FrameDecoder {
   private headerFill = 0
   private body: Buffer | null = null
   private bodyFill = 0
+  /**
+   * Copy mode: performance.now() when the first byte of the frame being handed on (or in progress)
+   * arrived, i.e. of the push that brought it; NaN before the first frame and in zero-copy mode.
+   * Read it while handling a body that push() yielded.
+   */
+  frameStartMs = Number.NaN
 
   constructor (init: FrameDecoderInit = {}) {
     this.maxFrameBytes = init.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
@@ -90,6 +96,7 @@ export class FrameDecoder {
     let off = 0
     while (off < chunk.length) {
       if (this.body === null) {
+        if (this.headerFill === 0) this.frameStartMs = performance.now()
         const take = Math.min(FRAME_HEADER_BYTES - this.headerFill, chunk.length - off)
         chunk.copy(this.header, this.headerFill, off, off + take)
         this.headerFill += take

@@ -2,8 +2,11 @@ import { Reader, Writer } from './bytes.ts'
 import { ProtocolError } from './errors.ts'
 import { FRAME_HEADER_BYTES } from './frame.ts'
 
-/** Protocol version carried in HELLO; a peer speaking another version is refused. 2: HAVES (0x26). */
-export const PROTOCOL_VERSION = 2
+/**
+ * Protocol version carried in HELLO; a peer speaking another version is refused. 2: HAVES (0x26).
+ * 3: CHUNK carries how long its request waited at the uploader (for the getter's pipeline depth).
+ */
+export const PROTOCOL_VERSION = 3
 /** First bytes of every HELLO: anything else is not DFSS. */
 export const MAGIC = Buffer.from('DFSS', 'ascii')
 /** Bytes of every segment hash, in both modes (classic: the 32 hex characters; real: SHA-256). */
@@ -63,8 +66,11 @@ export interface CatalogEntry { name: string, size: number, segments: number, se
 /** Segments one peer received from one source for one file. */
 export interface Transfer { from: number, file: string, segments: number }
 
-/** Where a CHUNK's data starts in its frame body: after the tag (u8), request id and index (u32 each). */
-export const CHUNK_DATA_OFFSET = 9
+/** Where a CHUNK's data starts in its frame body: after the tag (u8), request id, index and hold time (u32 each). */
+export const CHUNK_DATA_OFFSET = 13
+
+/** Largest hold time a CHUNK can carry (µs, u32: about 71 minutes); longer ones are sent as this. */
+export const MAX_HOLD_US = 0xffff_ffff
 
 export type Message =
   | { type: 'hello', version: number, auth: boolean, role: Role, id: number, nonce: Buffer }
@@ -82,7 +88,8 @@ export type Message =
   | { type: 'req-upld-info', seq: number }
   | { type: 'upld-info', seq: number, uploads: number }
   | { type: 'req-chunk', reqId: number, index: number, file: string }
-  | { type: 'chunk', reqId: number, index: number, data: Buffer }
+  /** `holdUs`: microseconds from the request's arrival at the uploader until its data was handed to the socket. */
+  | { type: 'chunk', reqId: number, index: number, holdUs: number, data: Buffer }
   | { type: 'no-chunk', reqId: number }
   | { type: 'req-have', file: string }
   | { type: 'have-map', file: string, count: number, bits: Buffer }
@@ -193,7 +200,7 @@ export function encodeMessage (msg: Message): Buffer[] {
       w.u8(MessageTag.ReqChunk).u32(msg.reqId).u32(msg.index).string(msg.file)
       break
     case 'chunk':
-      w.u8(MessageTag.Chunk).u32(msg.reqId).u32(msg.index)
+      w.u8(MessageTag.Chunk).u32(msg.reqId).u32(msg.index).u32(msg.holdUs)
       payload = msg.data
       break
     case 'no-chunk':
@@ -317,7 +324,7 @@ export function decodeMessage (body: Buffer): Message {
     case MessageTag.ReqUpldInfo: msg = { type: 'req-upld-info', seq: r.u32('seq') }; break
     case MessageTag.UpldInfo: msg = { type: 'upld-info', seq: r.u32('seq'), uploads: r.u32('uploads') }; break
     case MessageTag.ReqChunk: msg = { type: 'req-chunk', reqId: r.u32('request id'), index: r.u32('index'), file: r.string('file name') }; break
-    case MessageTag.Chunk: msg = { type: 'chunk', reqId: r.u32('request id'), index: r.u32('index'), data: r.rest() }; break
+    case MessageTag.Chunk: msg = { type: 'chunk', reqId: r.u32('request id'), index: r.u32('index'), holdUs: r.u32('hold time'), data: r.rest() }; break
     case MessageTag.NoChunk: msg = { type: 'no-chunk', reqId: r.u32('request id') }; break
     case MessageTag.ReqHave: msg = { type: 'req-have', file: r.string('file name') }; break
     case MessageTag.HaveMap: {

@@ -551,21 +551,21 @@ describe('limits', { timeout: 60_000 }, () => {
     assert.equal(seed.proc.exit, null)
   }
 
-  it('share --max-requests 8: a client pipelining 12 REQ_CHUNK without reading is disconnected', async t => {
+  it('share --max-requests 16: a client pipelining 24 REQ_CHUNK without reading is disconnected', async t => {
     const f = fx.f8
-    const { seed, m } = await limitedSeed(t, f, ['--max-requests', '8'])
-    const received = await flood(t, seed.proc, m.host, m.port, f.name, 12, 8)
-    assert.ok(received < 12 * SEGMENT_BYTES, `the flooding client got ${received} bytes`)
+    const { seed, m } = await limitedSeed(t, f, ['--max-requests', '16'])
+    const received = await flood(t, seed.proc, m.host, m.port, f.name, 24, 16)
+    assert.ok(received < 24 * SEGMENT_BYTES, `the flooding client got ${received} bytes`)
     assert.equal(seed.proc.exit, null)
   })
 
-  it('share --max-requests 8: a flood of 20 REQ_CHUNK is disconnected while an honest getter finishes', async t => {
-    await floodWhileGetting(t, 8, 20)
+  it('share --max-requests 16: a flood of 40 REQ_CHUNK is disconnected while an honest getter finishes', async t => {
+    await floodWhileGetting(t, 16, 40)
   })
 
   it('share --max-requests below the pipeline depth of honest peers is refused with a clear message', async () => {
-    const res = await runDfss(['share', 'x', '-t', '127.0.0.1:1', '--max-requests', '3'])
+    const res = await runDfss(['share', 'x', '-t', '127.0.0.1:1', '--max-requests', '15'])
     assert.notEqual(res.code, 0)
-    assert.match(res.stderr, /at least 4: honest peers keep up to 4 requests in flight/)
+    assert.match(res.stderr, /at least 16: honest peers keep up to 16 requests in flight/)
   })
 })

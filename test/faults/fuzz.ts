@@ -104,7 +104,7 @@ function hostileMessage (r: Rng, names: string[]): Message {
     () => ({ type: 'file-done', file: name }),
     () => ({ type: 'client-fin', transfers: [{ from: int(r, 0, 9), file: name, segments: int(r, 0, 2 ** 32 - 1) }] }),
     () => ({ type: 'upld-info', seq: int(r, 0, 2 ** 32 - 1), uploads: int(r, 0, 2 ** 32 - 1) }),
-    () => ({ type: 'chunk', reqId: int(r, 0, 9), index: int(r, 0, 9), data: bytes(r, int(r, 0, 64)) }),
+    () => ({ type: 'chunk', reqId: int(r, 0, 9), index: int(r, 0, 9), holdUs: int(r, 0, 2 ** 32 - 1), data: bytes(r, int(r, 0, 64)) }),
     () => ({ type: 'error', code: 'ERR_X', message: 'hostile' }),
     () => ({ type: 'close' }),
     () => ({ type: 'ack', peerId: int(r, 0, 9) }),

@@ -16,7 +16,7 @@ async function chunkServer (payloads: Buffer[]): Promise<{ port: number, close: 
       const c = await Connection.establish(socket, { ...opts, id: 2 })
       c.start()
       for (let i = 0; i < payloads.length; i++) {
-        if (!c.send({ type: 'chunk', reqId: i, index: i, data: payloads[i] as Buffer })) await c.drained()
+        if (!c.send({ type: 'chunk', reqId: i, index: i, holdUs: i, data: payloads[i] as Buffer })) await c.drained()
       }
     })().catch(() => { socket.destroy() })
   })

@@ -36,10 +36,14 @@ class Requests {
   list (): string[] { return this.asked.map(a => `${a.source}:${a.index}`).sort() }
 }
 
-/** A stand-in for a PeerLink: records requests (answered by the test) and sends `holds` as its have-map. */
-function fakeLink (id: number, holds: number[], total: number, requests: Requests): EventEmitter {
+/**
+ * A stand-in for a PeerLink: records requests (answered by the test) and sends `holds` as its have-map;
+ * its round trip asks for `extra` requests beyond the base pipeline (see LinkPacing).
+ */
+function fakeLink (id: number, holds: number[], total: number, requests: Requests, extra = 0): EventEmitter {
   const link = new EventEmitter() as EventEmitter & Record<string, unknown>
   link['closed'] = false
+  link['extraRequests'] = (cap: number): number => Math.min(cap, extra)
   link['request'] = async (_file: string, index: number): Promise<ChunkResult> => await new Promise(resolve => { requests.add({ source: id, index, answer: resolve }) })
   link['subscribe'] = (file: string): void => {
     const bits = new Bitfield(total)
@@ -86,14 +90,14 @@ describe('Downloader request spreading', () => {
    * A download of 12 segments from a seed (1) and peers 2-4, which hold all of them unless `empty`
    * (then they hold none). Runs `check` on the requests after the first passes, then lets it finish.
    */
-  async function spreading (t: { after: (fn: () => Promise<void>) => void }, requestsPerFile: number | undefined, empty: boolean, check: (requests: Requests) => Promise<void>): Promise<void> {
+  async function spreading (t: { after: (fn: () => Promise<void>) => void }, requestsPerFile: number | undefined, empty: boolean, check: (requests: Requests) => Promise<void>, extra: (id: number) => number = () => 0): Promise<void> {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'dfss-spread-'))
     t.after(async () => { await rm(dir, { recursive: true, force: true }) })
     const meta = classicMeta('f', Array.from({ length: 12 }, (_, i) => String.fromCharCode(97 + i).repeat(32)))
     const all = Array.from({ length: 12 }, (_, i) => i)
     const requests = new Requests()
     const tracker: TrackerApi = { swarm: async (_file, withMeta) => ({ meta: withMeta ? meta : null, members: [member(1, true), member(2, false), member(3, false), member(4, false)] }), fileDone: () => {} }
-    const pool = { get: async (id: number) => fakeLink(id, id === 1 || !empty ? all : [], 12, requests) } as unknown as PeerPool
+    const pool = { get: async (id: number) => fakeLink(id, id === 1 || !empty ? all : [], 12, requests, extra(id)) } as unknown as PeerPool
     const store = new ClassicStore(9, dir, { owned: [], wants: [], wantLines: [] })
     const d = new Downloader({ tracker, store, pool, announce: () => {}, selfId: () => 9 }, { verify: () => true, perSourceLimit: 2, ...(requestsPerFile !== undefined ? { requestsPerFile } : {}), random: () => 0.5 })
     const done = d.download('f')
@@ -123,6 +127,14 @@ describe('Downloader request spreading', () => {
       await settle()
       assert.deepEqual(perSource(requests), [1, 1, 1, 1])
     })
+  })
+
+  it('asks a source whose round trip needs it for more requests', { timeout: 10_000 }, async t => {
+    // Four sources for four requests: one each (the seed, known first, got 2 before the others were),
+    // but the link to peer 3 is long and asks for 3 more.
+    await spreading(t, 4, false, async requests => {
+      assert.deepEqual(perSource(requests), [2, 1, 4, 1])
+    }, id => id === 3 ? 3 : 0)
   })
 
   it('does not count sources that hold nothing', { timeout: 10_000 }, async t => {

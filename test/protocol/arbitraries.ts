@@ -71,7 +71,7 @@ export const messageArbs = {
   'req-upld-info': rec({ type: fc.constant('req-upld-info' as const), seq: u32 }),
   'upld-info': rec({ type: fc.constant('upld-info' as const), seq: u32, uploads: u32 }),
   'req-chunk': rec({ type: fc.constant('req-chunk' as const), reqId: u32, index: u32, file: str }),
-  chunk: rec({ type: fc.constant('chunk' as const), reqId: u32, index: u32, data: buf(0, 64) }),
+  chunk: rec({ type: fc.constant('chunk' as const), reqId: u32, index: u32, holdUs: u32, data: buf(0, 64) }),
   'no-chunk': rec({ type: fc.constant('no-chunk' as const), reqId: u32 }),
   'req-have': rec({ type: fc.constant('req-have' as const), file: str }),
   'have-map': haveMapArb,

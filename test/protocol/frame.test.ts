@@ -264,6 +264,26 @@ describe('FrameDecoder copy mode (reads into a reused buffer)', () => {
     assert.equal(dec.readTarget(1), null)
   })
 
+  it('stamps each frame with the time its first byte was pushed, kept while its body is handed on', () => {
+    const dec = new FrameDecoder({ copy: true })
+    assert.ok(Number.isNaN(dec.frameStartMs))
+    const two = Buffer.concat([frame(Buffer.from('first')), frame(Buffer.from('second'))])
+    const before = performance.now()
+    assert.deepEqual([...dec.push(two.subarray(0, 6))], [])
+    const firstStart = dec.frameStartMs
+    assert.ok(firstStart >= before && firstStart <= performance.now(), String(firstStart))
+    // The rest of the first frame and the start of the second arrive together: while the first body
+    // is handed on, the stamp is still the first frame's; then the second's, from this later push.
+    const stamps: Array<[string, number]> = []
+    const later = performance.now()
+    for (const body of dec.push(two.subarray(6, 15))) stamps.push([body.toString(), dec.frameStartMs])
+    assert.deepEqual(stamps, [['first', firstStart]])
+    assert.ok(dec.frameStartMs >= later, 'the second frame started in the later push')
+    const secondStart = dec.frameStartMs
+    for (const body of dec.push(two.subarray(15))) stamps.push([body.toString(), dec.frameStartMs])
+    assert.deepEqual(stamps, [['first', firstStart], ['second', secondStart]])
+  })
+
   it('checks the declared length before allocating', () => {
     const dec = new FrameDecoder({ copy: true, maxFrameBytes: 10 })
     assert.throws(() => [...dec.push(Buffer.from([0, 0, 0, 11]))], (e: unknown) => (e as { code?: string }).code === 'ERR_FRAME_TOO_LARGE')

@@ -82,17 +82,17 @@ describe('golden vectors', () => {
 
   it('chunk: the payload is a separate part, not copied into the header', () => {
     const data = Buffer.from('abc')
-    const parts = encodeMessage({ type: 'chunk', reqId: 1, index: 0, data })
+    const parts = encodeMessage({ type: 'chunk', reqId: 1, index: 0, holdUs: 1500, data })
     assert.equal(parts.length, 2)
-    assert.equal(parts[0]?.toString('hex'), hex('0000000c 21 00000001 00000000').toString('hex'))
+    assert.equal(parts[0]?.toString('hex'), hex('00000010 21 00000001 00000000 000005dc').toString('hex'))
     assert.equal(parts[1], data, 'payload part must be the very same Buffer')
-    assert.equal(encodeMessageBytes({ type: 'chunk', reqId: 1, index: 0, data }).toString('hex'), '0000000c2100000001000000' + '00616263')
+    assert.equal(encodeMessageBytes({ type: 'chunk', reqId: 1, index: 0, holdUs: 1500, data }).toString('hex'), '000000102100000001000000' + '00000005dc616263')
   })
 
   it('chunk with an empty payload is a single part', () => {
-    const parts = encodeMessage({ type: 'chunk', reqId: 2, index: 3, data: Buffer.alloc(0) })
+    const parts = encodeMessage({ type: 'chunk', reqId: 2, index: 3, holdUs: 0xffffffff, data: Buffer.alloc(0) })
     assert.equal(parts.length, 1)
-    assert.equal(parts[0]?.toString('hex'), '00000009' + '21' + '00000002' + '00000003')
+    assert.equal(parts[0]?.toString('hex'), '0000000d' + '21' + '00000002' + '00000003' + 'ffffffff')
   })
 
   it('the golden vectors cover every message tag', () => {
@@ -143,12 +143,13 @@ describe('round trips', () => {
   })
 
   it('a chunk payload is a zero-copy view of the frame body', () => {
-    const b = Buffer.from(body({ type: 'chunk', reqId: 1, index: 2, data: Buffer.from('xyz') }))
+    const b = Buffer.from(body({ type: 'chunk', reqId: 1, index: 2, holdUs: 7, data: Buffer.from('xyz') }))
     const decoded = decodeMessage(b)
     assert.equal(decoded.type, 'chunk')
     if (decoded.type !== 'chunk') return
     assert.equal(decoded.data.buffer, b.buffer)
-    assert.equal(decoded.data.byteOffset, b.byteOffset + 9)
+    assert.equal(decoded.data.byteOffset, b.byteOffset + 13)
+    assert.equal(decoded.holdUs, 7)
   })
 
   it('encoder refuses malformed fixed-size fields', () => {

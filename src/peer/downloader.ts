@@ -78,6 +78,8 @@ interface Source {
   bad: number
   failed: boolean
   lacks: Set<number>
+  /** Requests beyond the base its link last asked for (logged when it changes). */
+  extra: number
 }
 
 /** The inputs of one file's picks during a scheduling pass, and the requests in flight allowed per source. */
@@ -250,7 +252,7 @@ export class Downloader extends EventEmitter {
       if (m.seed ? seeds >= this.opts.maxSeedsPerFile : peers >= this.opts.maxSourcesPerFile) continue
       if (m.seed) seeds++; else peers++
       added++
-      const s: Source = { member: m, bits: null, link: null, connecting: false, asked: 0, taken: 0, inFlight: 0, bad: 0, failed: false, lacks: new Set() }
+      const s: Source = { member: m, bits: null, link: null, connecting: false, asked: 0, taken: 0, inFlight: 0, bad: 0, failed: false, lacks: new Set(), extra: 0 }
       job.sources.set(m.id, s)
       if (m.seed) this.setBits(job, s, Bitfield.full(job.total))
       this.connect(job, s)
@@ -400,7 +402,12 @@ export class Downloader extends EventEmitter {
   private sourceLimit (s: Source, base: number): number {
     const cap = this.opts.pipelineCap
     if (s.link === null || cap <= base) return base
-    return base + s.link.extraRequests(cap - base)
+    const extra = s.link.extraRequests(cap - base)
+    if (extra !== s.extra) {
+      s.extra = extra
+      if (log.enabled) log('peer %d: round trip %s ms, %s ms a segment: %d requests in flight beyond %d', s.member.id, s.link.pacing.roundTripMs.toFixed(1), s.link.pacing.serviceMs.toFixed(1), extra, base)
+    }
+    return base + extra
   }
 
   private issueOne (job: FileJob, plans: Map<FileJob, Plan>): boolean {

@@ -44,6 +44,7 @@ function fakeLink (id: number, holds: number[], total: number, requests: Request
   const link = new EventEmitter() as EventEmitter & Record<string, unknown>
   link['closed'] = false
   link['extraRequests'] = (cap: number): number => Math.min(cap, extra)
+  link['pacing'] = { roundTripMs: extra > 0 ? 50 : 0.1, serviceMs: 1 }
   link['request'] = async (_file: string, index: number): Promise<ChunkResult> => await new Promise(resolve => { requests.add({ source: id, index, answer: resolve }) })
   link['subscribe'] = (file: string): void => {
     const bits = new Bitfield(total)

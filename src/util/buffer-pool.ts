@@ -1,4 +1,8 @@
-import { PAGE_ALIGN, addressSpaceUnlimited, alignedArrayBuffer, alignedSize, isAlignedMemory } from './aligned-memory.ts'
+import { PAGE_ALIGN, addressSpaceUnlimited, alignedSize } from './aligned-memory.ts'
+import { AlignedSlab, slotsPerSlab } from './aligned-slab.ts'
+
+/** Wholly free slabs of aligned memory kept in reserve at most (the rest are let go). */
+const MAX_SPARE_SLABS = 2
 
 /**
  * Reuses the large buffers of the segment path (socket -> verify -> disk, and disk -> socket).
@@ -8,8 +12,15 @@ import { PAGE_ALIGN, addressSpaceUnlimited, alignedArrayBuffer, alignedSize, isA
  */
 export class BufferPool {
   private readonly free = new Map<number, ArrayBuffer[]>()
-  /** Idle page-aligned buffers (see takeAligned), by size: never handed out by take(). */
-  private readonly freeAligned = new Map<number, ArrayBuffer[]>()
+  /**
+   * Page-aligned memory (see takeAligned), by slot size: slabs in the order they were made, slots
+   * taken from the oldest slab with one free, so that younger slabs empty and are let go. Idle slots
+   * do not count against maxBuffers: they stay with their slab.
+   */
+  private readonly slabs = new Map<number, AlignedSlab[]>()
+  private readonly slabOf = new WeakMap<ArrayBuffer, AlignedSlab>()
+  /** Wholly free slabs kept (see slotFreed), the one freed longest ago first. */
+  private readonly spares: AlignedSlab[] = []
   private held = 0
   /** Holders of each buffer handed out (absent = idle or dropped). */
   private readonly refs = new WeakMap<ArrayBuffer, number>()
@@ -41,27 +52,72 @@ export class BufferPool {
 
   /**
    * Like take(), but byte `at` of the buffer lies on a page boundary of page-aligned memory, so that
-   * what follows it can be written with O_DIRECT without a copy (see DirectWriter). Falls back to
-   * take() below minBytes (not worth its pages), under an address-space limit (each aligned buffer
-   * reserves much address space; see aligned-memory.ts) or when the memory cannot be had.
+   * what follows it can be written with O_DIRECT without a copy (see DirectWriter). The memory is a
+   * slot of a slab (see AlignedSlab): of the smallest slot size that fits and wastes at most half, or
+   * of a new slab. Falls back to take() below minBytes (not worth its pages), under an address-space
+   * limit (every slab reserves much address space; see aligned-memory.ts) or when the memory cannot
+   * be had.
    */
   takeAligned (length: number, at: number): Buffer {
     const pad = (PAGE_ALIGN - (at % PAGE_ALIGN)) % PAGE_ALIGN
     if (length < this.minBytes || !addressSpaceUnlimited()) return this.take(length)
-    let ab = this.freeAligned.get(alignedSize(pad + length))?.pop()
-    if (ab !== undefined) this.held--
-    else {
-      try { ab = alignedArrayBuffer(pad + length) } catch { return this.take(length) }
-      this.ours.add(ab)
+    const need = alignedSize(pad + length)
+    let slab: AlignedSlab | undefined
+    for (const [size, list] of this.slabs) {
+      if (size < need || size > 2 * need || (slab !== undefined && size >= slab.slotBytes)) continue
+      slab = list.find(x => x.idle > 0) ?? slab
     }
-    this.refs.set(ab, 1)
-    return Buffer.from(ab, pad, length)
+    if (slab !== undefined) {
+      const spare = this.spares.indexOf(slab) // a wholly free slab, in reserve until now
+      if (spare >= 0) this.spares.splice(spare, 1)
+    } else {
+      try { slab = new AlignedSlab(need, slotsPerSlab(need)) } catch { return this.take(length) }
+      const list = this.slabs.get(need) ?? []
+      list.push(slab)
+      this.slabs.set(need, list)
+      this.slabOf.set(slab.buffer, slab)
+    }
+    return Buffer.from(slab.buffer, slab.offsetOf(slab.take()) + pad, length)
   }
 
-  /** Adds a holder to a buffer from take() that is still held. */
+  /** Slabs of page-aligned memory the pool keeps, for tests. */
+  slabCount (): number {
+    let n = 0
+    for (const list of this.slabs.values()) n += list.length
+    return n
+  }
+
+  /**
+   * A slab that has just become wholly free is kept in reserve when it is the only one of its size;
+   * of those, the MAX_SPARE_SLABS freed last are kept. The others are let go (the garbage collector
+   * frees their memory).
+   */
+  private slotFreed (slab: AlignedSlab): void {
+    if (slab.idle < slab.slots) return
+    const list = this.slabs.get(slab.slotBytes)
+    if (list === undefined) return
+    if (list.length > 1) { this.letGo(slab); return }
+    this.spares.push(slab)
+    if (this.spares.length > MAX_SPARE_SLABS) this.letGo(this.spares.shift() as AlignedSlab)
+  }
+
+  private letGo (slab: AlignedSlab): void {
+    const list = this.slabs.get(slab.slotBytes) ?? []
+    list.splice(list.indexOf(slab), 1)
+    if (list.length === 0) this.slabs.delete(slab.slotBytes)
+    this.slabOf.delete(slab.buffer)
+  }
+
+  /** Adds a holder to a buffer from take() or takeAligned() that is still held. */
   retain (view: Uint8Array): void {
     const ab = view.buffer
-    if (!(ab instanceof ArrayBuffer) || !this.ours.has(ab)) return
+    if (!(ab instanceof ArrayBuffer)) return
+    const slab = this.slabOf.get(ab)
+    if (slab !== undefined) {
+      if (!slab.retain(slab.slotAt(view.byteOffset))) throw new Error('retain of a buffer that was already given back')
+      return
+    }
+    if (!this.ours.has(ab)) return
     const n = this.refs.get(ab)
     if (n === undefined) throw new Error('retain of a buffer that was already given back')
     this.refs.set(ab, n + 1)
@@ -70,23 +126,30 @@ export class BufferPool {
   /** Drops one holder of the memory under `view`; the caller must not use it again. */
   give (view: Uint8Array): void {
     const ab = view.buffer
-    if (!(ab instanceof ArrayBuffer) || !this.ours.has(ab)) return
+    if (!(ab instanceof ArrayBuffer)) return
+    const slab = this.slabOf.get(ab)
+    if (slab !== undefined) {
+      if (slab.give(slab.slotAt(view.byteOffset))) this.slotFreed(slab)
+      return
+    }
+    if (!this.ours.has(ab)) return
     const n = this.refs.get(ab)
     if (n === undefined) return // given back already
     if (n > 1) { this.refs.set(ab, n - 1); return }
     this.refs.delete(ab)
     if (this.held >= this.maxBuffers) return
-    const free = isAlignedMemory(ab) ? this.freeAligned : this.free
-    const list = free.get(ab.byteLength) ?? []
+    const list = this.free.get(ab.byteLength) ?? []
     list.push(ab)
-    free.set(ab.byteLength, list)
+    this.free.set(ab.byteLength, list)
     this.held++
   }
 
   /** Holders of the buffer under `view` (0 when idle or not from take()); for tests. */
   holders (view: Uint8Array): number {
     const ab = view.buffer
-    return ab instanceof ArrayBuffer ? this.refs.get(ab) ?? 0 : 0
+    if (!(ab instanceof ArrayBuffer)) return 0
+    const slab = this.slabOf.get(ab)
+    return slab !== undefined ? slab.holdersOf(slab.slotAt(view.byteOffset)) : this.refs.get(ab) ?? 0
   }
 }
 

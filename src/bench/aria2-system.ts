@@ -131,6 +131,11 @@ export async function runAria2Swarm (s: SwarmSetup): Promise<SystemRun> {
       { role: 'getter', keepStdout: false, env: { BENCH_DONE_FILE: f } }))
     const times = await completions(doneFiles, [seed, ...leechers], s.timeoutMs)
     const wallS = (Math.max(...times) - t0) / 1000
+    // aria2 never syncs: until its copies are on disk, as DFSS's are when it reports them done (this
+    // also keeps their write-back out of the next system's run).
+    const copies = Array.from({ length: s.downloaders }, (_, i) => path.join(s.work, `get${i}`, s.name))
+    const synced = s.tools.sync === null ? null : await runQuiet(s.tools.sync, copies, s.timeoutMs)
+    const durableS = synced?.code === 0 ? (Date.now() - t0) / 1000 : null
     const cpuS = await cpuSince([seed, ...leechers], base)
     const wEnd = await seed.writtenBytes()
     await procs.stopAll()
@@ -140,7 +145,7 @@ export async function runAria2Swarm (s: SwarmSetup): Promise<SystemRun> {
     }
     // The seed writes nothing to disk, so what it wrote is (almost all) what it uploaded.
     const seedShare = wBase !== null && wEnd !== null ? (wEnd - wBase) / bytes : null
-    return { ok: true, wallS, cpuS, bytes, peakRssKiB: await peakRssByRole(procs.procs), seedShare, prepS }
+    return { ok: true, wallS, cpuS, bytes, peakRssKiB: await peakRssByRole(procs.procs), seedShare, prepS, durableS }
   } catch (err) {
     return failedRun(err, bytes, procs.procs)
   } finally {

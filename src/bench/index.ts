@@ -40,7 +40,7 @@ export function benchSizes (quick: boolean): BenchSizes {
     : { rawBytes: 1024 * MiB, rawDownloaders: 3, swarmBytes: 256 * MiB, swarmPeers: [3, 7, 15], scaleBytes: 64 * MiB, scaleDownloaders: 31, uploadLimit: 20 * MiB }
 }
 
-const RAW_SYSTEMS: SystemKey[] = ['dfss', 'aria2', 'http', 'sha256sum', 'node']
+const RAW_SYSTEMS: SystemKey[] = ['dfss', 'aria2', 'http', 'sha256sum', 'node', 'disk']
 const P2P_SYSTEMS: SystemKey[] = ['dfss', 'aria2']
 
 /** Runs the benchmark; resolves with the exit code (0 when every DFSS run succeeded). */

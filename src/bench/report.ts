@@ -61,6 +61,9 @@ export function summarizeSystem (runs: readonly SystemRun[]): SystemSummary {
 
 function walls (c: SwarmCase, key: string): Array<number | null> { return (c.systems[key] ?? []).map(r => r.wallS) }
 
+/** aria2's time until its copies were on disk, per run (see SystemRun.durableS). */
+function durables (c: SwarmCase): Array<number | null> { return (c.systems['aria2'] ?? []).map(r => (r.ok ? r.durableS ?? null : null)) }
+
 /** Median and spread of per-run wall-time ratios a / b of two systems in one case. */
 export function wallRatio (c: SwarmCase, a: string, b: string): Spread | null {
   return summarize(pairedRatios(walls(c, a), walls(c, b)))
@@ -76,7 +79,7 @@ export function efficiencyOf (c: SwarmCase, key: string): Spread | null {
 /** Everything derived from the results, as written to JSON beside them. */
 export interface BenchSummary {
   classic: Array<{ name: string, ranks: number, dfss: Spread | null, floor: Spread | null, dfssOverFloor: Spread | null, floorNoCa: Spread | null, dfssOverFloorNoCa: Spread | null, mpirun: Spread | null, mpirunFloor: Spread | null, mpirunOverFloor: Spread | null }> | null
-  raw: { systems: Record<string, SystemSummary>, dfssOverAria2: Spread | null, dfssOverHashBound: Spread | null, dfssOverNodeHash: Spread | null, dfssOverHttp: Spread | null } | null
+  raw: { systems: Record<string, SystemSummary>, dfssOverAria2: Spread | null, dfssOverHashBound: Spread | null, dfssOverNodeHash: Spread | null, dfssOverHttp: Spread | null, dfssOverDiskBound: Spread | null, aria2DurableS: Spread | null, dfssOverAria2Durable: Spread | null } | null
   swarm: Array<{ name: string, downloaders: number, fluidBoundS: number | null, systems: Record<string, SystemSummary>, dfssEfficiency: Spread | null, aria2Efficiency: Spread | null, dfssOverAria2: Spread | null }> | null
   scale: { systems: Record<string, SystemSummary>, dfssOverAria2: Spread | null } | null
 }
@@ -111,7 +114,10 @@ export function summarizeResults (r: BenchResults): BenchSummary {
           dfssOverAria2: wallRatio(r.raw, 'dfss', 'aria2'),
           dfssOverHashBound: wallRatio(r.raw, 'dfss', 'sha256sum'),
           dfssOverNodeHash: wallRatio(r.raw, 'dfss', 'node'),
-          dfssOverHttp: wallRatio(r.raw, 'dfss', 'http')
+          dfssOverHttp: wallRatio(r.raw, 'dfss', 'http'),
+          dfssOverDiskBound: wallRatio(r.raw, 'dfss', 'disk'),
+          aria2DurableS: summarize(durables(r.raw)),
+          dfssOverAria2Durable: summarize(pairedRatios(walls(r.raw, 'dfss'), durables(r.raw)))
         },
     swarm: r.swarm?.map(c => ({ name: c.name, downloaders: c.downloaders, fluidBoundS: c.fluidBoundS, systems: summarizeSystems(c), dfssEfficiency: efficiencyOf(c, 'dfss'), aria2Efficiency: efficiencyOf(c, 'aria2'), dfssOverAria2: wallRatio(c, 'dfss', 'aria2') })) ?? null,
     scale: r.scale === null ? null : { systems: summarizeSystems(r.scale), dfssOverAria2: wallRatio(r.scale, 'dfss', 'aria2') }
@@ -123,7 +129,8 @@ const LABELS: Record<string, string> = {
   aria2: 'aria2',
   http: 'HTTP, one server (no P2P)',
   sha256sum: 'hash bound: sha256sum ×N',
-  node: 'hash bound: node:crypto ×N (1 MiB pieces)'
+  node: 'hash bound: node:crypto ×N (1 MiB pieces)',
+  disk: 'disk bound: dd oflag=direct conv=fsync ×N'
 }
 
 function label (key: string): string { return LABELS[key] ?? key }
@@ -186,6 +193,8 @@ export function renderReport (r: BenchResults, sum: BenchSummary = summarizeResu
     out.push(`\n- DFSS ÷ aria2 wall time: **${formatSpread(sum.raw.dfssOverAria2)}** (target ≤ 0.5)\n`)
     out.push(`- DFSS ÷ hash bound (sha256sum ×${c.downloaders}): **${formatSpread(sum.raw.dfssOverHashBound)}** (heading for 2); ÷ node:crypto hash bound: ${formatSpread(sum.raw.dfssOverNodeHash)}\n`)
     out.push(`- DFSS ÷ HTTP: ${formatSpread(sum.raw.dfssOverHttp)}\n`)
+    if (sum.raw.systems['disk'] !== undefined) out.push(`- DFSS ÷ disk bound (${c.downloaders} copies written with O_DIRECT and fsynced at once: what storing the copies durably takes on this disk): **${formatSpread(sum.raw.dfssOverDiskBound)}**\n`)
+    if (sum.raw.aria2DurableS !== null) out.push(`- aria2 does not sync its downloads; until its copies were on disk as well (its last completion, then \`sync\` of the ${c.downloaders} files): ${formatSpread(sum.raw.aria2DurableS)} s, DFSS ÷ that: **${formatSpread(sum.raw.dfssOverAria2Durable)}**\n`)
     const dfssPrep = sum.raw.systems['dfss']?.prepS ?? null
     const aria2Prep = sum.raw.systems['aria2']?.prepS ?? null
     if (dfssPrep !== null || aria2Prep !== null) out.push(`- seed preparation, not timed above (from starting the process until the file is hashed and can be served): DFSS \`share\` (SHA-256) ${formatSpread(dfssPrep)} s, \`mktorrent\` (SHA-1, until it exits) ${formatSpread(aria2Prep)} s\n`)

@@ -26,6 +26,11 @@ export interface SystemRun {
   prepS?: number | null
   /** DFSS only: start-up, the seed's pass and the tail of the run, from the getters' events (see phases.ts). */
   phases?: SwarmPhases | null
+  /**
+   * aria2 only: seconds until every downloader's copy was on disk, like DFSS's (wallS, then `sync` of
+   * the downloaded files); null when not measured.
+   */
+  durableS?: number | null
   /** DFSS only: seconds from the last getter having its file (wallS) until the last getter process exited. */
   exitS?: number | null
 }

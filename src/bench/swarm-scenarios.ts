@@ -2,6 +2,7 @@
 import path from 'node:path'
 import { runAria2Swarm } from './aria2-system.ts'
 import { runDfssSwarm } from './dfss-system.ts'
+import { runDiskBound } from './disk-system.ts'
 import { MiB, makeTempDir, removeTempDir, writeRandomFile } from './files.ts'
 import { fluidLowerBoundSeconds } from './fluid.ts'
 import { runHashBound } from './hash-system.ts'
@@ -16,7 +17,8 @@ export const SYSTEMS = {
   aria2: 'aria2',
   http: 'HTTP (one server)',
   sha256sum: 'hash bound: sha256sum',
-  node: 'hash bound: node:crypto'
+  node: 'hash bound: node:crypto',
+  disk: 'disk bound: dd oflag=direct conv=fsync'
 } as const
 export type SystemKey = keyof typeof SYSTEMS
 
@@ -43,6 +45,7 @@ async function runSystem (key: SystemKey, s: SwarmSetup): Promise<SystemRun> {
     case 'http': return await runHttpSwarm(s)
     case 'sha256sum': return await runHashBound(s, 'sha256sum')
     case 'node': return await runHashBound(s, 'node')
+    case 'disk': return await runDiskBound(s)
     default: { const never: never = key; throw new Error(`unknown system ${String(never)}`) }
   }
 }

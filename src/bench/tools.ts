@@ -10,6 +10,9 @@ export interface Toolset {
   mpirun: string | null
   curl: string | null
   sha256sum: string | null
+  /** coreutils dd and sync: the disk bound, and aria2's copies synced to disk. */
+  dd: string | null
+  sync: string | null
   time: string | null
 }
 
@@ -39,10 +42,10 @@ export async function runQuiet (cmd: string, args: string[], timeoutMs: number, 
 }
 
 async function findAll (): Promise<Toolset> {
-  const [aria2c, mktorrent, mpirun, curl, sha256sum] = await Promise.all(['aria2c', 'mktorrent', 'mpirun', 'curl', 'sha256sum'].map(findOnPath))
+  const [aria2c, mktorrent, mpirun, curl, sha256sum, dd, sync] = await Promise.all(['aria2c', 'mktorrent', 'mpirun', 'curl', 'sha256sum', 'dd', 'sync'].map(findOnPath))
   let time: string | null = null
   try { await access('/usr/bin/time', constants.X_OK); time = '/usr/bin/time' } catch { /* none */ }
-  return { aria2c: aria2c ?? null, mktorrent: mktorrent ?? null, mpirun: mpirun ?? null, curl: curl ?? null, sha256sum: sha256sum ?? null, time }
+  return { aria2c: aria2c ?? null, mktorrent: mktorrent ?? null, mpirun: mpirun ?? null, curl: curl ?? null, sha256sum: sha256sum ?? null, dd: dd ?? null, sync: sync ?? null, time }
 }
 
 /**
@@ -70,6 +73,8 @@ export async function prepareTools (log: (s: string) => void, o: { needAria2: bo
     if (tools.aria2c === null || tools.mktorrent === null) notes.push('aria2 column skipped: aria2c or mktorrent is not available')
     if (tools.time === null) notes.push('CPU and peak RSS not measured: /usr/bin/time is not available')
     if (tools.sha256sum === null) notes.push('hash bound skipped: sha256sum not found')
+    if (tools.dd === null) notes.push('disk bound skipped: dd not found')
+    if (tools.sync === null) notes.push('aria2 until on disk not measured: sync not found')
   }
   return { tools, notes }
 }

@@ -180,7 +180,7 @@ describe('report', () => {
       runs: 2,
       notes: ['a note'],
       classic: [{ name: 'test1', ranks: 4, dfss: [0.6, 0.8], floor: [0.2, 0.2], floorNoCa: [0.1, 0.1], mpirun: null, mpirunFloor: null, errors: [] }],
-      raw: { name: 'raw', fileBytes: 1024 * MiB, downloaders: 3, uploadLimit: null, fluidBoundS: null, systems: { dfss: [run(2, { prepS: 0.6 }), run(4, { prepS: 0.7 })], aria2: [run(8, { prepS: 0.5 }), run(8, { prepS: 0.5 })] } },
+      raw: { name: 'raw', fileBytes: 1024 * MiB, downloaders: 3, uploadLimit: null, fluidBoundS: null, systems: { dfss: [run(2, { prepS: 0.6 }), run(4, { prepS: 0.7 })], aria2: [run(8, { prepS: 0.5, durableS: 10 }), run(8, { prepS: 0.5, durableS: 10 })], disk: [run(1), run(2)] } },
       swarm: [{ name: 'swarm N=3', fileBytes: 256 * MiB, downloaders: 3, uploadLimit: 20 * MiB, fluidBoundS: 12.8, systems: { dfss: [run(16, { phases: { startupS: 1, passS: 13, tailS: 1.5, spreadMedianS: 0.5, spreadP90S: 0.9, spreadMaxS: 1 }, exitS: 0.9 }), run(12.8, { phases: { startupS: 0.5, passS: 11, tailS: 1, spreadMedianS: 0.7, spreadP90S: 0.9, spreadMaxS: 1 }, exitS: 0.1 })], aria2: [run(20), run(20)] } }],
       scale: { name: 'scale', fileBytes: 64 * MiB, downloaders: 31, uploadLimit: null, fluidBoundS: null, systems: { dfss: [run(5, { seedShare: 0.2 }), run(5, { seedShare: 0.3 })] } }
     }
@@ -192,6 +192,9 @@ describe('report', () => {
     assert.match(md, /25\.0% \(20\.0–30\.0\)/)
     assert.match(md, /\| 3 +\| 0\.75 \(0\.50–1\.00\) \| 12\.00 \(11\.00–13\.00\) \| 1\.25 \(1\.00–1\.50\) \| +0\.50 \(0\.10–0\.90\) \| 0\.60 \(0\.50–0\.70\) \|/)
     assert.match(md, /- a note/)
+    assert.match(md, /\| disk bound: dd oflag=direct conv=fsync ×N +\| 1\.50 \(1\.00–2\.00\) \|/)
+    assert.match(md, /DFSS ÷ disk bound \(3 copies .*\): \*\*2\.00\*\*/)
+    assert.match(md, /until its copies were on disk as well .*: 10\.00 s, DFSS ÷ that: \*\*0\.30 \(0\.20–0\.40\)\*\*/)
     assert.match(md, /seed preparation, not timed above .*: DFSS `share` \(SHA-256\) 0\.65 \(0\.60–0\.70\) s, `mktorrent` \(SHA-1, until it exits\) 0\.50 s/)
   })
 })

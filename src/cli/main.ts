@@ -9,6 +9,7 @@ import { runDemo } from './demo.ts'
 import { DEFAULT_LINGER_S, HONEST_PIPELINE, runGet, runLs, runShare, runTracker, type PeerCliOptions } from './real.ts'
 import { parseRate } from '../util/rate-limiter.ts'
 import { MAX_SEGMENT_BYTES } from '../protocol/messages.ts'
+import { DEFAULT_MAX_OPEN_FILES } from '../storage/file-handles.ts'
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
 
@@ -128,9 +129,14 @@ export function buildProgram (): Command {
       return n
     }, 64)
     .option('--idle-timeout <seconds>', 'close incoming peer connections idle this long', parseSeconds, 120)
+    .option('--max-open-files <n>', 'most shared or downloaded files kept open at once (others are reopened when needed)', (v: string) => {
+      const n = parseIntOption(v)
+      if (n < 1) throw new InvalidArgumentError('must be at least 1')
+      return n
+    }, DEFAULT_MAX_OPEN_FILES)
     .option('--handshake-timeout <seconds>', 'time allowed for a handshake', parseSeconds, 10)
 
-  type PeerFlags = { tracker: string, host: string, port: number, advertise?: string, uploadLimit?: number, secret?: string, reconnectFor: number, requestTimeout: number, maxConnections: number, maxRequests: number, handshakeTimeout: number, idleTimeout: number }
+  type PeerFlags = { tracker: string, host: string, port: number, advertise?: string, uploadLimit?: number, secret?: string, reconnectFor: number, requestTimeout: number, maxConnections: number, maxRequests: number, handshakeTimeout: number, idleTimeout: number, maxOpenFiles: number }
   const common = (o: PeerFlags): PeerCliOptions => ({
     tracker: o.tracker,
     host: o.host,
@@ -143,7 +149,8 @@ export function buildProgram (): Command {
     maxConnections: o.maxConnections,
     maxRequests: o.maxRequests,
     handshakeTimeout: o.handshakeTimeout,
-    idleTimeout: o.idleTimeout
+    idleTimeout: o.idleTimeout,
+    maxOpenFiles: o.maxOpenFiles
   })
 
   peerOpts(program.command('share'))

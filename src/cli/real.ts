@@ -53,6 +53,8 @@ export interface PeerCliOptions {
   maxRequests?: number
   handshakeTimeout?: number
   idleTimeout?: number
+  /** Files the store keeps open at once (see FileHandles). */
+  maxOpenFiles?: number
 }
 
 /**
@@ -152,7 +154,7 @@ export async function collectShares (paths: string[]): Promise<Array<{ file: str
 
 /** `dfss share PATH...`: hashes the files, registers them and serves until SIGINT/SIGTERM. */
 export async function runShare (paths: string[], o: PeerCliOptions & { segmentSize?: number }, io: Io, stop: Promise<unknown> = untilSignal()): Promise<number> {
-  const store = new RealStore(process.cwd())
+  const store = new RealStore(process.cwd(), { ...(o.maxOpenFiles !== undefined ? { maxOpenFiles: o.maxOpenFiles } : {}) })
   const shares = await collectShares(paths)
   if (shares.length === 0) throw new Error('nothing to share')
   const segmentSize = o.segmentSize ?? DEFAULT_SEGMENT_BYTES
@@ -197,7 +199,7 @@ export function resolvePatterns (catalog: CatalogEntry[], patterns: string[]): s
  */
 export async function runGet (patterns: string[], o: PeerCliOptions & { out: string, seed?: boolean, linger?: number, directIo?: boolean, progress: ProgressMode }, io: Io, stop: Promise<unknown> = untilSignal()): Promise<number> {
   const lingerS = o.linger ?? DEFAULT_LINGER_S
-  const store = new RealStore(path.resolve(o.out), { directIo: o.directIo ?? true })
+  const store = new RealStore(path.resolve(o.out), { directIo: o.directIo ?? true, ...(o.maxOpenFiles !== undefined ? { maxOpenFiles: o.maxOpenFiles } : {}) })
   const node = new PeerNode({ store, rank: 0, ...peerOptions(o), download: { verify: verifySegment, perSourceLimit: PIPELINE_PER_SOURCE, requestsPerFile: REQUESTS_PER_FILE, maxInFlight: 16, ...(o.requestTimeout !== undefined ? { requestTimeoutMs: o.requestTimeout * 1000 } : {}) } })
   node.on('warning', (e: Error) => { if (o.progress !== 'tty') io.err(`dfss get: ${e.message}`) })
   const t0 = performance.now()

@@ -1,4 +1,4 @@
-import { mkdir, open, rename, stat, type FileHandle } from 'node:fs/promises'
+import { mkdir, rename, stat, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import { HASH_BYTES, type FileMeta } from '../protocol/messages.ts'
 import { unsafeNameReason } from '../protocol/names.ts'
@@ -6,7 +6,8 @@ import { Bitfield } from './bitfield.ts'
 import { segmentBuffers } from '../util/buffer-pool.ts'
 import { debuglog } from 'node:util'
 import { RecentSegments } from './recent-segments.ts'
-import { DIRECT_ALIGN, directAligned, directWriter, openDirect } from './direct-io.ts'
+import { DIRECT_ALIGN, directAligned, directIoAvailable, directWriter } from './direct-io.ts'
+import { DEFAULT_MAX_OPEN_FILES, FileHandles } from './file-handles.ts'
 import type { DownloadFile, HeldFile, SegmentStore, StoredSegment } from './store.ts'
 import { hashSegmentsInParallel, worthThreads } from './hash-pool.ts'
 import { digestMatches, segmentLength, verifySegment } from './verify.ts'
@@ -61,30 +62,37 @@ export function safeJoin (dir: string, name: string): string {
   return full
 }
 
-/** A whole file on disk that we share. */
+/** A whole file on disk that we share, read through the store's open files. */
 class SharedFile implements HeldFile {
   readonly meta: FileMeta
-  private readonly fh: FileHandle
+  private readonly filePath: string
+  private readonly handles: FileHandles
   private readonly bits: Bitfield
-  constructor (meta: FileMeta, fh: FileHandle) {
+  constructor (meta: FileMeta, filePath: string, handles: FileHandles) {
     this.meta = meta
-    this.fh = fh
+    this.filePath = filePath
+    this.handles = handles
     this.bits = Bitfield.full(meta.hashes.length / HASH_BYTES)
   }
 
   readonly whole = true
   has (i: number): boolean { return this.bits.has(i) }
   haveBits (): Buffer { return this.bits.bytes }
-  async read (i: number): Promise<Buffer> { return await readExact(this.fh, i * this.meta.segmentSize, segmentLength(this.meta, i)) }
-  async close (): Promise<void> { await this.fh.close() }
+  async read (i: number): Promise<Buffer> {
+    return await this.handles.use(this.filePath, 'r', async fh => await readExact(fh, i * this.meta.segmentSize, segmentLength(this.meta, i)))
+  }
 }
 
-/** A download written with positional writes into `<name>.part`, renamed when complete. */
+/**
+ * A download written with positional writes into `<name>.part`, renamed when complete. Its files are
+ * opened through the store's FileHandles: `<name>.part` read-write (and write-only with O_DIRECT)
+ * until the rename, the final file read-only after it.
+ */
 class PartFile implements DownloadFile {
   readonly meta: FileMeta
   readonly finalPath: string
   readonly partPath: string
-  private readonly fh: FileHandle
+  private readonly handles: FileHandles
   readonly bits: Bitfield
   private completed: boolean
   private unsynced = 0
@@ -93,17 +101,24 @@ class PartFile implements DownloadFile {
   private syncFailure: NodeJS.ErrnoException | null = null
 
   private readonly recent: RecentSegments
-  /** The same file opened for direct writes (see direct-io.ts); null = buffered writes only. */
-  private direct: FileHandle | null
-  private readonly directHandle: FileHandle | null
+  /** Whether segments may be written past the page cache (see direct-io.ts); false = buffered writes only. */
+  private direct: boolean
+  /** Settles once `<name>.part` exists at its full size (made by the first write); null until then. */
+  private made: Promise<void> | null
 
-  constructor (meta: FileMeta, fh: FileHandle, finalPath: string, partPath: string, bits: Bitfield, recent: RecentSegments, opts: { completed?: boolean, direct?: FileHandle | null } = {}) {
+  /** Makes `<name>.part` (sparse, at the file's size) once, whatever writes ask for it at the same time. */
+  private async ensureMade (): Promise<void> {
+    this.made ??= this.handles.use(this.partPath, 'r+', async fh => { await fh.truncate(this.meta.size) }, { create: true })
+    await this.made
+  }
+
+  constructor (meta: FileMeta, handles: FileHandles, finalPath: string, partPath: string, bits: Bitfield, recent: RecentSegments, opts: { completed?: boolean, direct?: boolean, exists?: boolean } = {}) {
     this.completed = opts.completed ?? false
-    this.direct = opts.direct ?? null
-    this.directHandle = this.direct
+    this.made = (opts.completed ?? false) || (opts.exists ?? false) ? Promise.resolve() : null
+    this.direct = opts.direct ?? false
     this.recent = recent
     this.meta = meta
-    this.fh = fh
+    this.handles = handles
     this.finalPath = finalPath
     this.partPath = partPath
     this.bits = bits
@@ -122,7 +137,19 @@ class PartFile implements DownloadFile {
   async read (i: number): Promise<Buffer> {
     const queued = this.queued.get(i)?.data
     if (queued !== undefined) { segmentBuffers.retain(queued); return queued }
-    return this.recent.get(this.meta.name, i) ?? await readExact(this.fh, i * this.meta.segmentSize, segmentLength(this.meta, i))
+    const recent = this.recent.get(this.meta.name, i)
+    if (recent !== undefined) return recent
+    const at = i * this.meta.segmentSize
+    const len = segmentLength(this.meta, i)
+    const read = async (fh: FileHandle): Promise<Buffer> => await readExact(fh, at, len)
+    if (this.completed) return await this.handles.use(this.finalPath, 'r', read)
+    try {
+      return await this.handles.use(this.partPath, 'r+', read)
+    } catch (err) {
+      // Renamed while this read was reopening the .part (its handle had been closed to make room).
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !this.completed) throw err
+      return await this.handles.use(this.finalPath, 'r', read)
+    }
   }
 
   missing (): number[] {
@@ -176,7 +203,7 @@ class PartFile implements DownloadFile {
    * is busy, so the disk never waits for it).
    */
   private startWrites (): void {
-    const depth = this.direct !== null ? DIRECT_WRITES_IN_FLIGHT : 1
+    const depth = this.direct ? DIRECT_WRITES_IN_FLIGHT : 1
     while (this.writing < depth && this.toWrite.length > 0) {
       const i = this.toWrite.shift() as number
       const { data, settle } = this.queued.get(i) as { data: Buffer, settle: (err?: Error) => void }
@@ -199,13 +226,18 @@ class PartFile implements DownloadFile {
   }
 
   private async writeNow (i: number, data: Buffer): Promise<void> {
+    try { await this.ensureMade() } catch (err) { throw diskError(err as NodeJS.ErrnoException, this.partPath) }
     const pos = i * this.meta.segmentSize
-    const direct = this.direct !== null && directAligned(pos, data.length) ? await this.writeDirect(this.direct, data, pos) : 0
-    let done = direct
+    const direct = this.direct && directAligned(pos, data.length) ? await this.writeDirect(data, pos) : 0
     try {
-      while (done < data.length) {
-        const { bytesWritten } = await this.fh.write(data, done, data.length - done, pos + done)
-        done += bytesWritten
+      if (direct < data.length) {
+        await this.handles.use(this.partPath, 'r+', async fh => {
+          let done = direct
+          while (done < data.length) {
+            const { bytesWritten } = await fh.write(data, done, data.length - done, pos + done)
+            done += bytesWritten
+          }
+        })
       }
     } catch (err) {
       throw diskError(err as NodeJS.ErrnoException, this.partPath)
@@ -221,21 +253,22 @@ class PartFile implements DownloadFile {
     if (due && this.syncing === null) {
       this.unsynced = 0
       // A flush error is reported once per open file: kept, so complete() cannot publish the file after it.
-      this.syncing = this.fh.datasync().catch((err: NodeJS.ErrnoException) => { this.syncFailure ??= err }).finally(() => { this.syncing = null })
+      this.syncing = this.handles.use(this.partPath, 'r+', async fh => { await fh.datasync() }).catch((err: NodeJS.ErrnoException) => { this.syncFailure ??= err }).finally(() => { this.syncing = null })
     }
   }
 
   /** Writes the segment past the page cache; returns the bytes written (0 = use buffered writes from now on). */
-  private async writeDirect (direct: FileHandle, data: Buffer, pos: number): Promise<number> {
+  private async writeDirect (data: Buffer, pos: number): Promise<number> {
     try {
-      await directWriter.write(direct, data, pos)
+      await this.handles.use(this.partPath, 'direct', async fh => { await directWriter.write(fh, data, pos) })
       return data.length
     } catch (err) {
       const e = err as NodeJS.ErrnoException
-      // EINVAL: the file system wants another alignment. No syscall: no aligned memory (address space).
-      if (e.code !== 'EINVAL' && e.syscall !== undefined) throw diskError(e, this.partPath)
+      // EINVAL: the file system wants another alignment, or refuses O_DIRECT at open. No syscall: no
+      // aligned memory (address space). Any other error opening for direct writes: buffered writes.
+      if (e.code !== 'EINVAL' && e.syscall !== undefined && e.syscall !== 'open') throw diskError(e, this.partPath)
       log('direct writes refused for %s (%s): buffered from now on', this.partPath, (err as Error).message)
-      this.direct = null // closed by close(): another write may still be using it
+      this.direct = false
       return 0
     }
   }
@@ -246,22 +279,22 @@ class PartFile implements DownloadFile {
     if (this.failure !== null) throw this.failure
     if (!this.bits.full) throw new Error(`"${this.meta.name}" is not complete`)
     try {
+      await this.ensureMade() // an empty file has no write to make it
       await this.syncing
       if (this.syncFailure !== null) throw this.syncFailure
-      await this.fh.sync()
+      await this.handles.use(this.partPath, 'r+', async fh => { await fh.sync() })
     } catch (err) {
       throw diskError(err as NodeJS.ErrnoException, this.partPath)
     }
     await rename(this.partPath, this.finalPath)
     this.completed = true
+    this.handles.forget(this.partPath) // a path no longer: reads open the final file from now on
     return this.finalPath
   }
 
+  /** Waits for the writes in flight (the store closes the files). */
   async close (): Promise<void> {
     await this.flushed()
-    this.direct = null
-    await this.directHandle?.close().catch(() => {})
-    await this.fh.close()
   }
 }
 
@@ -295,23 +328,32 @@ export class RealStore implements SegmentStore {
   private readonly outDir: string
   private readonly recent: RecentSegments
   private readonly directIo: boolean
+  /** Every file this store reads or writes is opened through here, at most maxOpenFiles at once. */
+  private readonly handles: FileHandles
 
   /**
    * `outDir` is where downloads go (created when needed); `recentBytes` of fresh segments stay in memory
-   * for uploads; `directIo` (default true) writes downloads past the page cache where the system allows.
+   * for uploads; `directIo` (default true) writes downloads past the page cache where the system allows;
+   * at most `maxOpenFiles` files stay open (default 128; see FileHandles).
    */
-  constructor (outDir: string, opts: { recentBytes?: number, directIo?: boolean } = {}) {
+  constructor (outDir: string, opts: { recentBytes?: number, directIo?: boolean, maxOpenFiles?: number } = {}) {
     this.outDir = outDir
     this.recent = new RecentSegments(opts.recentBytes ?? DEFAULT_RECENT_BYTES)
     this.directIo = opts.directIo ?? true
+    this.handles = new FileHandles(opts.maxOpenFiles ?? DEFAULT_MAX_OPEN_FILES)
   }
+
+  /** Files open now (for tests). */
+  get openFiles (): number { return this.handles.size }
 
   /** Shares a file already hashed (see hashFile). */
   async addShared (filePath: string, meta: FileMeta): Promise<void> {
     const why = unsafeNameReason(meta.name)
     if (why !== null) throw new Error(`cannot share ${filePath} as ${JSON.stringify(meta.name)}: ${why}`)
     if (this.shared.has(meta.name)) throw new Error(`two shared files are both named "${meta.name}"`)
-    this.shared.set(meta.name, new SharedFile(meta, await open(filePath, 'r')))
+    // Opened now, so that an unreadable file fails here, and kept open while there is room.
+    await this.handles.use(filePath, 'r', async () => {})
+    this.shared.set(meta.name, new SharedFile(meta, filePath, this.handles))
   }
 
   /** Shared files and finished downloads (registered again after a tracker restart). */
@@ -332,28 +374,26 @@ export class RealStore implements SegmentStore {
     // A finished file from an earlier run: verify it and serve it.
     const existing = await stat(finalPath).catch(() => null)
     if (existing !== null && existing.isFile() && existing.size === meta.size) {
-      const fh = await open(finalPath, 'r')
-      await verifyExisting(finalPath, fh, meta, bits)
+      await this.handles.use(finalPath, 'r', async fh => { await verifyExisting(finalPath, fh, meta, bits) })
       if (bits.full) {
-        const f = new PartFile(meta, fh, finalPath, partPath, bits, this.recent, { completed: true })
+        const f = new PartFile(meta, this.handles, finalPath, partPath, bits, this.recent, { completed: true })
         this.downloads.set(meta.name, f)
         return f
       }
-      await fh.close()
+      this.handles.forget(finalPath)
     }
     const resumed = new Bitfield(n)
-    let fh: FileHandle
-    try {
-      fh = await open(partPath, 'r+')
-      await fh.truncate(meta.size)
-      await verifyExisting(partPath, fh, meta, resumed)
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-      fh = await open(partPath, 'w+')
-      await fh.truncate(meta.size)
+    // A .part of an earlier run is resumed; a new one is made with the first write (no descriptor is
+    // spent on a file still waiting for its first segment, when thousands are downloaded at once).
+    const part = await stat(partPath).catch((err: NodeJS.ErrnoException) => { if (err.code === 'ENOENT') return null; throw err })
+    if (part !== null) {
+      await this.handles.use(partPath, 'r+', async fh => {
+        await fh.truncate(meta.size)
+        await verifyExisting(partPath, fh, meta, resumed)
+      })
     }
-    const direct = this.directIo && meta.segmentSize % DIRECT_ALIGN === 0 ? await openDirect(partPath) : null
-    const f = new PartFile(meta, fh, finalPath, partPath, resumed, this.recent, { direct })
+    const direct = this.directIo && directIoAvailable && meta.segmentSize % DIRECT_ALIGN === 0
+    const f = new PartFile(meta, this.handles, finalPath, partPath, resumed, this.recent, { direct, exists: part !== null })
     this.downloads.set(meta.name, f)
     return f
   }
@@ -361,7 +401,8 @@ export class RealStore implements SegmentStore {
   async close (): Promise<void> {
     log('recent segments: %d served from memory, %d read from disk', this.recent.hits, this.recent.misses)
     this.recent.clear()
-    await Promise.all([...this.shared.values(), ...this.downloads.values()].map(async f => { await f.close().catch(() => {}) }))
+    await Promise.all([...this.downloads.values()].map(async f => { await f.close().catch(() => {}) }))
+    await this.handles.closeAll()
     this.shared.clear()
     this.downloads.clear()
   }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
-import { cp, mkdir, mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises'
+import { cp, mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
@@ -252,6 +252,24 @@ describe('real mode end to end (tracker, share, get, ls on 127.0.0.1)', { timeou
     await finished(get)
     assert.match(get.stderr, /direct writes refused for .*big\.bin\.part \(WebAssembly\.Memory\(\): could not allocate memory\): buffered from now on/)
     assert.equal(await sha256File(path.join(out, 'big.bin')), bigSum)
+  })
+
+  it('shares and gets more files than a process may have open (`ulimit -n 256`, 600 files)', {
+    timeout: 90_000,
+    skip: process.platform !== 'linux'
+  }, async t => {
+    const src = await tempDir(t, 'many-src')
+    const count = 600
+    await Promise.all(Array.from({ length: count }, async (_, i) => { await writeFile(path.join(src, `f${i}.txt`), `file ${i}\n`.repeat(i + 1)) }))
+    const { addr } = await startTracker(t)
+    // Every file used to stay open in share and get (two descriptors a file in get): EMFILE past ~250.
+    const limited = (args: string[]): string[] => ['-c', 'ulimit -n 256 && exec "$0" "$@"', process.execPath, BIN, ...args]
+    await spawnUntil(t, 'share', '/bin/sh', limited(['share', src, '-t', addr, ...LOOPBACK]), /sharing 600 files as peer [0-9]+ /, { timeoutMs: 60_000 })
+    const out = await tempDir(t, 'many-get')
+    const get = spawnLong(t, 'get', '/bin/sh', limited(['get', 'f*.txt', '-t', addr, '-o', out, ...LOOPBACK, '--linger', '0']))
+    await finished(get)
+    assert.deepEqual(await listFiles(out), await listFiles(src))
+    for (const i of [0, 299, 599]) assert.equal(await readFile(path.join(out, `f${i}.txt`), 'utf8'), `file ${i}\n`.repeat(i + 1))
   })
 
   it('share exits with an error when the tracker cannot be reached', {

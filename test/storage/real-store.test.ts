@@ -180,17 +180,53 @@ describe('RealStore downloads', () => {
     ;(await nextWrite())()
     ;(await nextWrite())()
     await Promise.all([...writtenBehind, ...await Promise.all(late)].map(async s => { await s.written }))
+    // A flush is called once its file handle is at hand, in the microtasks after the write settled.
+    const microtasksDone = async (): Promise<void> => { await new Promise(resolve => setImmediate(resolve)) }
+    await microtasksDone()
     assert.equal(datasync.mock.callCount(), 1, 'the last write, with nothing left waiting, flushed the lot')
     // A disk that keeps up: one write at a time, a flush every DIRECT_SYNC_EVERY_BYTES.
     for (let i = behind.length; i < n; i++) {
       const stored = await put(i)
       ;(await nextWrite())()
       await stored.written
+      await microtasksDone()
       await Promise.all(flushes) // a flush still running when the next one is due would skip it
     }
     assert.equal(datasync.mock.callCount(), 1 + Math.floor((n - behind.length) / every))
     assert.deepEqual(await readFile(await file.complete()), bytes)
     await store.close()
+  })
+
+  it('keeps at most maxOpenFiles files open while downloading and serving many files at once', async () => {
+    const files = await Promise.all(Array.from({ length: 12 }, async (_, k) => await source(`many-${k}.bin`, 5 * 65536 + k, 65536)))
+    const store = new RealStore(path.join(dir, 'out-many'), { maxOpenFiles: 3, recentBytes: 0 })
+    let most = 0
+    const watch = (): void => { most = Math.max(most, store.openFiles) }
+    const downloads = await Promise.all(files.map(async ({ meta }) => await store.openDownload(meta)))
+    watch()
+    // Every file's segments written at once, each file's segments read back while others are written.
+    await Promise.all(files.map(async ({ meta, bytes }, k) => {
+      const file = downloads[k] as DownloadFile
+      await writeAll(file, meta, bytes)
+      watch()
+      const back = await (file.read(2))
+      assert.deepEqual(back, bytes.subarray(2 * 65536, 3 * 65536))
+      segmentBuffers.give(back)
+      watch()
+      assert.deepEqual(await readFile(await file.complete()), bytes)
+      watch()
+    }))
+    assert.ok(most <= 3, `at most 3 files open (saw ${most})`)
+    // Served after completion from the final files, reopened as needed.
+    for (const [k, { bytes }] of files.entries()) {
+      const data = await (downloads[k] as DownloadFile).read(5)
+      assert.deepEqual(data, bytes.subarray(5 * 65536))
+      segmentBuffers.give(data)
+      watch()
+    }
+    assert.ok(most <= 3, `at most 3 files open (saw ${most})`)
+    await store.close()
+    assert.equal(store.openFiles, 0)
   })
 
   it('resumes from a .part file written by an earlier run', async () => {

@@ -270,8 +270,21 @@ export class Downloader extends EventEmitter {
     if (job.growTimer !== null) return
     job.growTimer = setTimeout(() => {
       job.growTimer = null
-      if (!job.finishing && job.missing.size > 0) this.refresh(job)
+      if (job.finishing || job.missing.size === 0) return
+      // A file waiting for its turn gains nothing from new sources yet: look again later.
+      if (this.waitingForTurn(job)) this.watchGrowth(job, false, true)
+      else this.refresh(job)
     }, job.growMs)
+  }
+
+  /**
+   * True when `job` has no request out only because other files use every request slot (maxInFlight):
+   * it is queued, neither stalled nor in need of a fresh swarm. With thousands of files wanted at once,
+   * treating those as stalled asked the tracker for their swarms about ten times per file (79,100 swarm
+   * requests for 8,000 files).
+   */
+  private waitingForTurn (job: FileJob): boolean {
+    return job.inFlight.size === 0 && this.inFlightTotal >= this.opts.maxInFlight
   }
 
   private setBits (job: FileJob, s: Source, bits: Bitfield | null): void {
@@ -541,10 +554,11 @@ export class Downloader extends EventEmitter {
 
   /** Nothing in flight and nothing to ask: look for new sources, backing off up to one second. */
   private checkStall (job: FileJob): void {
-    if (job.finishing || job.missing.size === 0 || job.stallTimer !== null) return
+    if (job.finishing || job.missing.size === 0 || job.stallTimer !== null || this.waitingForTurn(job)) return
     for (const s of job.sources.values()) if (s.inFlight > 0 || s.connecting) return
     job.stallTimer = setTimeout(() => {
       job.stallTimer = null
+      if (this.waitingForTurn(job)) return // queued meanwhile behind other files: not stalled
       job.stallBackoffMs = Math.min(1000, job.stallBackoffMs * 2)
       job.stallPending = true
       this.refresh(job)

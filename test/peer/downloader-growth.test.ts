@@ -2,7 +2,9 @@ import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
+import { EventEmitter } from 'node:events'
 import { describe, it } from 'node:test'
+import { Bitfield } from '../../src/storage/bitfield.ts'
 import type { Member } from '../../src/protocol/messages.ts'
 import { Downloader, type TrackerApi } from '../../src/peer/downloader.ts'
 import type { PeerPool } from '../../src/peer/peer-pool.ts'
@@ -50,5 +52,41 @@ describe('Downloader: a swarm with room for more sources', () => {
     assert.deepEqual(dialled, [1, 2, 3])
     t.mock.timers.tick(60_000); await settle()
     assert.equal(calls, 4)
+  })
+})
+
+describe('Downloader: files waiting for a request slot', () => {
+  it('are neither stalled nor asked about again while other files use every slot', async t => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'dfss-turn-'))
+    t.after(async () => { await rm(dir, { recursive: true, force: true }) })
+    t.mock.timers.enable({ apis: ['setTimeout'] })
+    const names = ['f', 'g', 'h']
+    const metas = new Map(names.map(n => [n, classicMeta(n, [n.repeat(32)])]))
+    const calls = new Map<string, number>()
+    const tracker: TrackerApi = {
+      swarm: async (file, withMeta) => {
+        calls.set(file, (calls.get(file) ?? 0) + 1)
+        return { meta: withMeta ? metas.get(file) ?? null : null, members: [member(1, true)] }
+      },
+      fileDone: () => {}
+    }
+    // One seed that holds everything and never answers: the first request keeps the only slot.
+    const asked: string[] = []
+    const link = new EventEmitter() as EventEmitter & Record<string, unknown>
+    link['closed'] = false
+    link['extraRequests'] = (): number => 0
+    link['pacing'] = { roundTripMs: 0.1, serviceMs: 1 }
+    link['request'] = async (file: string, index: number): Promise<never> => { asked.push(`${file}:${index}`); return await new Promise(() => {}) }
+    link['subscribe'] = (file: string): void => { setImmediate(() => link.emit('have-map', file, 1, Buffer.from(Bitfield.full(1).bytes))) }
+    const pool = { get: async () => link } as unknown as PeerPool
+    const store = new ClassicStore(9, dir, { owned: [], wants: [], wantLines: [] })
+    const d = new Downloader({ tracker, store, pool, announce: () => {}, selfId: () => 9 }, { verify: () => true, maxInFlight: 1, maxSourcesPerFile: 4 })
+    for (const n of names) d.download(n).catch(() => {})
+    await settle()
+    assert.equal(asked.length, 1, 'one slot: one request')
+    const waiting = names.filter(n => !asked[0]?.startsWith(`${n}:`))
+    for (let i = 0; i < 60; i++) { t.mock.timers.tick(1000); await settle() }
+    for (const n of waiting) assert.equal(calls.get(n), 1, `${n} waits for its turn: asked about once, not as a stalled or growing swarm`)
+    assert.ok((calls.get(asked[0]?.split(':')[0] as string) ?? 0) > 1, 'the file with a request out still watches its swarm grow')
   })
 })

@@ -131,13 +131,14 @@ export async function runAria2Swarm (s: SwarmSetup): Promise<SystemRun> {
       { role: 'getter', keepStdout: false, env: { BENCH_DONE_FILE: f } }))
     const times = await completions(doneFiles, [seed, ...leechers], s.timeoutMs)
     const wallS = (Math.max(...times) - t0) / 1000
+    // CPU and uploads of the transfer, before the sync below (aria2 idles meanwhile, seeding).
+    const cpuS = await cpuSince([seed, ...leechers], base)
+    const wEnd = await seed.writtenBytes()
     // aria2 never syncs: until its copies are on disk, as DFSS's are when it reports them done (this
     // also keeps their write-back out of the next system's run).
     const copies = Array.from({ length: s.downloaders }, (_, i) => path.join(s.work, `get${i}`, s.name))
     const synced = s.tools.sync === null ? null : await runQuiet(s.tools.sync, copies, s.timeoutMs)
     const durableS = synced?.code === 0 ? (Date.now() - t0) / 1000 : null
-    const cpuS = await cpuSince([seed, ...leechers], base)
-    const wEnd = await seed.writtenBytes()
     await procs.stopAll()
     for (let i = 0; i < s.downloaders; i++) {
       const size = await fileSize(path.join(s.work, `get${i}`, s.name))

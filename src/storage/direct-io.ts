@@ -25,13 +25,18 @@ export const directIoAvailable = typeof constants.O_DIRECT === 'number' && const
  * disk has to take every byte during the download either way.
  */
 export async function openDirect (filePath: string): Promise<FileHandle | null> {
-  if (!directIoAvailable) return null
   try {
-    return await open(filePath, constants.O_WRONLY | constants.O_DIRECT)
+    return await openForDirectWrites(filePath)
   } catch (err) {
     log('no direct writes for %s: %s', filePath, (err as Error).message)
     return null
   }
+}
+
+/** Like {@link openDirect}, but rejects with the reason (EINVAL where there is no O_DIRECT). */
+export async function openForDirectWrites (filePath: string): Promise<FileHandle> {
+  if (!directIoAvailable) throw Object.assign(new Error(`no O_DIRECT on this system: ${filePath}`), { code: 'EINVAL', syscall: 'open' })
+  return await open(filePath, constants.O_WRONLY | constants.O_DIRECT)
 }
 
 /** True when a write of `length` bytes at `position` meets the alignment of direct writes. */

@@ -1,5 +1,5 @@
-import { constants } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
+import { openForDirectWrites } from './direct-io.ts'
 
 /** How a handle is opened: read-only, read-write, or write-only past the page cache (O_DIRECT). */
 export type HandleMode = 'r' | 'r+' | 'direct'
@@ -17,7 +17,8 @@ export type Opener = (filePath: string, mode: HandleMode | 'create') => Promise<
 export const DEFAULT_MAX_OPEN_FILES = 128
 
 async function openMode (filePath: string, mode: HandleMode | 'create'): Promise<FileHandle> {
-  return await open(filePath, mode === 'direct' ? constants.O_WRONLY | constants.O_DIRECT : mode === 'create' ? 'w+' : mode)
+  if (mode === 'direct') return await openForDirectWrites(filePath)
+  return await open(filePath, mode === 'create' ? 'w+' : mode)
 }
 
 interface Entry {

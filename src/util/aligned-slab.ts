@@ -13,9 +13,10 @@ export function slotsPerSlab (slotBytes: number): number {
 /**
  * Equal slots of page-aligned memory cut from one WebAssembly memory. V8 reserves about 10 GiB of
  * address space for every such memory whatever its size, so one memory per segment buffer reserved
- * hundreds of GiB in a busy getter; a slab reserves it once for many slots. Slot sizes are whole 64 KiB pages, so every slot starts on a page boundary. Each slot counts
- * its holders; a slot whose last holder gives it back is free for the next take. Pure bookkeeping: the
- * memory is untouched (and so not resident) until a slot's bytes are first written.
+ * hundreds of GiB in a busy getter; a slab reserves it once for many slots. Slot sizes are whole
+ * 64 KiB pages, so every slot starts on a page boundary. Each slot counts its holders; a slot whose
+ * last holder gives it back is free for the next take. Pure bookkeeping: the memory is untouched (and
+ * so not resident) until a slot's bytes are first written.
  */
 export class AlignedSlab {
   readonly buffer: ArrayBuffer

@@ -162,7 +162,7 @@ export function buildProgram (): Command {
       return n
     })
     .action(async (paths: string[], o: PeerFlags & { segmentSize?: number }) => {
-      await guard('share', async () => await runShare(paths, { ...common(o), ...(o.segmentSize !== undefined ? { segmentSize: o.segmentSize } : {}) }, io))()
+      await guard('share', async () => await runShare(paths, { ...common(o), tuneV8: true, ...(o.segmentSize !== undefined ? { segmentSize: o.segmentSize } : {}) }, io))()
     })
 
   peerOpts(program.command('get'))
@@ -175,7 +175,7 @@ export function buildProgram (): Command {
     .option('--no-direct-io', 'write through the page cache (default: past it, where the file system allows)')
     .action(async (names: string[], o: PeerFlags & { out: string, seed?: boolean, linger: number, json?: boolean, directIo: boolean }) => {
       const progress = o.json === true ? 'json' : process.stdout.isTTY ? 'tty' : 'plain'
-      await guard('get', async () => await runGet(names, { ...common(o), out: o.out, seed: o.seed === true, linger: o.linger, directIo: o.directIo, progress }, io))()
+      await guard('get', async () => await runGet(names, { ...common(o), tuneV8: true, out: o.out, seed: o.seed === true, linger: o.linger, directIo: o.directIo, progress }, io))()
       // Everything is on disk and every connection closed: leave now rather than after the loop drains
       // (a file handle's close could keep a getter alive 0.1-0.5 s longer when a swarm ends at once),
       // once what was written to stdout has gone out.

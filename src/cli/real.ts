@@ -8,6 +8,7 @@ import type { LingerEnd } from '../peer/linger.ts'
 import { MAX_PIPELINE } from '../peer/link-pacing.ts'
 import { PeerNode, type PeerNodeOptions } from '../peer/peer.ts'
 import { DEFAULT_SEGMENT_BYTES, hashFile } from '../storage/hasher.ts'
+import { tuneV8ForTransfers } from '../util/v8-tuning.ts'
 import { directWriter } from '../storage/direct-io.ts'
 import { RealStore } from '../storage/real-store.ts'
 import { verifySegment } from '../storage/verify.ts'
@@ -55,6 +56,8 @@ export interface PeerCliOptions {
   idleTimeout?: number
   /** Files the store keeps open at once (see FileHandles). */
   maxOpenFiles?: number
+  /** Tune V8 for the transfer once start-up work is done (see tuneV8ForTransfers): the `dfss` executable does, in-process callers need not. */
+  tuneV8?: boolean
 }
 
 /**
@@ -164,6 +167,7 @@ export async function runShare (paths: string[], o: PeerCliOptions & { segmentSi
     await store.addShared(s.file, meta)
     io.out(`hashed ${s.name}: ${formatBytes(meta.size)}, ${meta.hashes.length / 32} segments, id ${deriveFileId(meta).slice(0, 16)}, in ${((performance.now() - t0) / 1000).toFixed(2)} s\n`)
   }
+  if (o.tuneV8 === true) tuneV8ForTransfers()
   const node = new PeerNode({ store, rank: 0, ...peerOptions(o), download: { verify: verifySegment } })
   node.on('warning', (e: Error) => { io.err(`dfss share: ${e.message}`) })
   try {
@@ -199,6 +203,7 @@ export function resolvePatterns (catalog: CatalogEntry[], patterns: string[]): s
  */
 export async function runGet (patterns: string[], o: PeerCliOptions & { out: string, seed?: boolean, linger?: number, directIo?: boolean, progress: ProgressMode }, io: Io, stop: Promise<unknown> = untilSignal()): Promise<number> {
   const lingerS = o.linger ?? DEFAULT_LINGER_S
+  if (o.tuneV8 === true) tuneV8ForTransfers()
   const store = new RealStore(path.resolve(o.out), { directIo: o.directIo ?? true, ...(o.maxOpenFiles !== undefined ? { maxOpenFiles: o.maxOpenFiles } : {}) })
   const node = new PeerNode({ store, rank: 0, ...peerOptions(o), download: { verify: verifySegment, perSourceLimit: PIPELINE_PER_SOURCE, requestsPerFile: REQUESTS_PER_FILE, maxInFlight: 16, ...(o.requestTimeout !== undefined ? { requestTimeoutMs: o.requestTimeout * 1000 } : {}) } })
   node.on('warning', (e: Error) => { if (o.progress !== 'tty') io.err(`dfss get: ${e.message}`) })

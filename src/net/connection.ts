@@ -5,8 +5,14 @@ import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder } from '../protocol/frame.ts'
 import { HANDSHAKE_MAX_FRAME_BYTES, checkAuth, checkHello, computeMac, createHello } from '../protocol/handshake.ts'
 import { CHUNK_DATA_OFFSET, decodeMessage, encodeMessage, type Message, type Role } from '../protocol/messages.ts'
 
-/** Size of the reused read buffer of outgoing connections. */
-const READ_BUFFER_BYTES = 256 * 1024
+/**
+ * Size of the reused read buffer of outgoing connections. Only the read that ends one frame and
+ * starts the next lands here (the rest of a segment goes straight into its own buffer), and whatever
+ * of a segment it brings is copied: with 256 KiB, up to a quarter of every 1 MiB segment was. 64 KiB: the
+ * getters' CPU on 1 GiB to three fell from 5.51-5.58 s to 5.30-5.42 s (scripts/perf/swarm-run.sh 3,
+ * 3 runs each, 2026-12-04); 16 KiB did no better.
+ */
+const READ_BUFFER_BYTES = 64 * 1024
 /** A frame with at least this much still to come is read into its own buffer directly (see FrameDecoder.readTarget). */
 const DIRECT_READ_MIN_BYTES = 64 * 1024
 
@@ -98,7 +104,7 @@ export class Connection extends EventEmitter {
 
   /** Dials `host:port` and runs the handshake. */
   static async connect (host: string, port: number, opts: ConnectionOptions & { signal?: AbortSignal }): Promise<Connection> {
-    // Reads land in one reused buffer (no allocation per read, 256 KiB per syscall), from which the
+    // Reads land in one reused buffer (no allocation per read, READ_BUFFER_BYTES per syscall), from which the
     // decoder copies each frame once into a buffer of its own size; but while a large frame (a segment)
     // is coming in, the kernel reads straight into the rest of its buffer, and nothing is copied.
     let conn: Connection | null = null

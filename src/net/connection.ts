@@ -3,7 +3,7 @@ import net from 'node:net'
 import { ProtocolError, knownErrorCode } from '../protocol/errors.ts'
 import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder } from '../protocol/frame.ts'
 import { HANDSHAKE_MAX_FRAME_BYTES, checkAuth, checkHello, computeMac, createHello } from '../protocol/handshake.ts'
-import { CHUNK_DATA_OFFSET, decodeMessage, encodeMessage, type Message, type Role } from '../protocol/messages.ts'
+import { CHUNK_DATA_OFFSET, MessageTag, decodeMessage, encodeMessage, type Message, type Role } from '../protocol/messages.ts'
 
 /**
  * Size of the reused read buffer of outgoing connections. Only the read that ends one frame and
@@ -15,6 +15,14 @@ import { CHUNK_DATA_OFFSET, decodeMessage, encodeMessage, type Message, type Rol
 const READ_BUFFER_BYTES = 64 * 1024
 /** A frame with at least this much still to come is read into its own buffer directly (see FrameDecoder.readTarget). */
 const DIRECT_READ_MIN_BYTES = 64 * 1024
+/**
+ * CHUNKs with at least this much data are hashed (SHA-256) as they arrive, piece by piece (see
+ * Connection.frameDigest): right after the kernel has copied a piece in, it is still in the CPU's
+ * cache. Hashing whole 1 MiB segments once complete cost 0.78 s per GiB in three getters against 0.55
+ * s for memory in cache (perf, 2026-12-04; 0.94 s for memory not in cache). Smaller ones (a classic
+ * run's 32-byte segments) are not worth a hash object.
+ */
+const DIGEST_MIN_BYTES = 4096
 
 /** Lifecycle of a connection. */
 export type ConnectionStatus = 'handshaking' | 'active' | 'closing' | 'closed'
@@ -59,7 +67,11 @@ export class Connection extends EventEmitter {
     super()
     this.socket = socket
     // Received segments land page-aligned, ready for a direct write to disk without a copy.
-    this.decoder = new FrameDecoder({ maxFrameBytes: HANDSHAKE_MAX_FRAME_BYTES, copy: readsIntoSharedBuffer, ...(readsIntoSharedBuffer ? { alignAt: CHUNK_DATA_OFFSET } : {}) })
+    this.decoder = new FrameDecoder({
+      maxFrameBytes: HANDSHAKE_MAX_FRAME_BYTES,
+      copy: readsIntoSharedBuffer,
+      ...(readsIntoSharedBuffer ? { alignAt: CHUNK_DATA_OFFSET, digest: { tag: MessageTag.Chunk, from: CHUNK_DATA_OFFSET, minBytes: DIGEST_MIN_BYTES } } : {})
+    })
     if (!readsIntoSharedBuffer) socket.on('data', (chunk: Buffer) => { this.ingest(chunk) })
     socket.setNoDelay(true)
     this.closed = new Promise(resolve => {
@@ -201,10 +213,24 @@ export class Connection extends EventEmitter {
    */
   get frameStartMs (): number { return this.decoder.frameStartMs }
 
+  private digest: Buffer | null = null
+
+  /**
+   * On connections we dialled: the SHA-256 of the data of the CHUNK being emitted, computed as it
+   * arrived (see DIGEST_MIN_BYTES); null for other messages, small CHUNKs, and messages held back
+   * until start(). Read it in a `message` listener.
+   */
+  get frameDigest (): Buffer | null { return this.digest }
+
   private dispatch (body: Buffer): void {
     if (this.status !== 'active') { this.pending.push(body); return }
     const msg = decodeMessage(body)
-    this.emit('message', msg)
+    this.digest = this.decoder.frameDigest
+    try {
+      this.emit('message', msg)
+    } finally {
+      this.digest = null
+    }
   }
 
   /**

@@ -60,8 +60,11 @@ export interface DownloaderOptions {
   maxSourcesPerFile?: number
   /** Most seeds used per file. Default 4. */
   maxSeedsPerFile?: number
-  /** Verifies a segment (may run off the main thread). */
-  verify: (meta: FileMeta, index: number, data: Buffer) => Promise<boolean> | boolean
+  /**
+   * Verifies a segment (may run off the main thread); `digest` is the SHA-256 of `data` when the link
+   * computed it as the data arrived, else null.
+   */
+  verify: (meta: FileMeta, index: number, data: Buffer, digest: Buffer | null) => Promise<boolean> | boolean
   /** Random numbers in [0, 1); injectable for tests. Default Math.random. */
   random?: () => number
 }
@@ -489,14 +492,14 @@ export class Downloader extends EventEmitter {
       else s.bad++
       if (s.bad >= this.opts.maxBadSegments) s.failed = true
     } else if (job.missing.has(index)) {
-      await this.accept(job, s, index, result.data)
+      await this.accept(job, s, index, result.data, result.digest)
     } else {
       segmentBuffers.give(result.data) // a duplicate from the endgame: nobody else holds it
     }
   }
 
-  private async accept (job: FileJob, s: Source, index: number, data: Buffer): Promise<void> {
-    const ok = await this.opts.verify(job.meta, index, data)
+  private async accept (job: FileJob, s: Source, index: number, data: Buffer, digest: Buffer | null): Promise<void> {
+    const ok = await this.opts.verify(job.meta, index, data, digest)
     try {
       await this.keep(job, s, index, data, ok)
     } finally {

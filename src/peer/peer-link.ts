@@ -5,7 +5,8 @@ import type { Message } from '../protocol/messages.ts'
 import { LinkPacing } from './link-pacing.ts'
 
 /** Outcome of one segment request. */
-export type ChunkResult = { kind: 'data', data: Buffer } | { kind: 'no' } | { kind: 'failed', error: Error }
+/** A request's answer; `digest`: SHA-256 of `data` computed as it arrived (Connection.frameDigest), or null. */
+export type ChunkResult = { kind: 'data', data: Buffer, digest: Buffer | null } | { kind: 'no' } | { kind: 'failed', error: Error }
 
 interface Pending { index: number, file: string, sentMs: number, resolve: (r: ChunkResult) => void, timer: NodeJS.Timeout }
 
@@ -56,7 +57,7 @@ export class PeerLink extends EventEmitter {
         else if (msg.index !== p.index) p.resolve({ kind: 'failed', error: new ProtocolError('ERR_BAD_FIELD', `asked for segment ${p.index}, got ${msg.index}`) })
         else {
           this.pacing.record(p.sentMs, this.conn.frameStartMs, performance.now(), msg.holdUs / 1000)
-          p.resolve({ kind: 'data', data: msg.data })
+          p.resolve({ kind: 'data', data: msg.data, digest: this.conn.frameDigest })
         }
         return
       }

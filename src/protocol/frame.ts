@@ -1,5 +1,7 @@
+import type { Hash } from 'node:crypto'
 import { ProtocolError } from './errors.ts'
 import { segmentBuffers } from '../util/buffer-pool.ts'
+import { createHash } from '../util/crypto.ts'
 
 /** Bytes of the big-endian length prefix in front of every frame body. */
 export const FRAME_HEADER_BYTES = 4
@@ -26,7 +28,18 @@ export interface FrameDecoderInit {
    * data) can be written to disk with O_DIRECT without a copy. Default: no alignment.
    */
   alignAt?: number
+  /**
+   * Copy mode: SHA-256 of the bytes from `from` on of every body whose first byte is `tag` and that
+   * has at least `minBytes` there, computed piece by piece as the bytes arrive, while they are still in
+   * the CPU's cache (see {@link FrameDecoder.frameDigest}). Default: none.
+   */
+  digest?: { tag: number, from: number, minBytes: number }
 }
+
+/** Where a body stands with its incremental digest: not known yet (its tag has not arrived), digested, not. */
+const DIGEST_UNDECIDED = 0
+const DIGEST_YES = 1
+const DIGEST_NO = 2
 
 /**
  * Splits a byte stream into frame bodies (`u32 length` + `length` bytes).
@@ -50,10 +63,21 @@ export class FrameDecoder {
    */
   frameStartMs = Number.NaN
 
+  /**
+   * Copy mode with `digest`: the SHA-256 of the body just handed on, from `digest.from` on, or null
+   * when it was not digested (another tag, too short). Read it while handling a body push() yielded.
+   */
+  frameDigest: Buffer | null = null
+
+  private readonly digestSpec: { tag: number, from: number, minBytes: number } | null
+  private digesting: number = DIGEST_NO
+  private hash: Hash | null = null
+
   constructor (init: FrameDecoderInit = {}) {
     this.maxFrameBytes = init.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
     this.copy = init.copy ?? false
     this.alignAt = init.alignAt ?? null
+    this.digestSpec = this.copy ? init.digest ?? null : null
   }
 
   /** Bytes held while waiting for the rest of a frame. */
@@ -107,21 +131,39 @@ export class FrameDecoder {
         this.checkLength(length)
         this.body = this.alignAt !== null ? segmentBuffers.takeAligned(length, this.alignAt) : segmentBuffers.take(length)
         this.bodyFill = 0
+        this.digesting = this.digestSpec !== null && length - this.digestSpec.from >= this.digestSpec.minBytes ? DIGEST_UNDECIDED : DIGEST_NO
       }
       const take = Math.min(this.body.length - this.bodyFill, chunk.length - off)
       // Bytes read straight into the view readTarget() gave are in place already.
       if (off !== 0 || chunk.buffer !== this.body.buffer || chunk.byteOffset !== this.body.byteOffset + this.bodyFill) {
         chunk.copy(this.body, this.bodyFill, off, off + take)
       }
+      if (this.digesting !== DIGEST_NO) this.digestRange(this.body, this.bodyFill, this.bodyFill + take)
       this.bodyFill += take
       off += take
       if (this.bodyFill === this.body.length) {
         const body = this.body
         this.body = null
         this.bodyFill = 0
+        this.frameDigest = this.hash !== null ? this.hash.digest() : null
+        this.hash = null
+        this.digesting = DIGEST_NO
         yield body
       }
     }
+  }
+
+  /** Adds bytes [start, end) of the body in progress to its digest, deciding first whether it gets one. */
+  private digestRange (body: Buffer, start: number, end: number): void {
+    const spec = this.digestSpec as { tag: number, from: number }
+    if (end <= spec.from) return
+    if (this.digesting === DIGEST_UNDECIDED) {
+      // The tag (byte 0) is in place: `from` is past it.
+      this.digesting = body[0] === spec.tag ? DIGEST_YES : DIGEST_NO
+      if (this.digesting === DIGEST_NO) return
+      this.hash = createHash('sha256')
+    }
+    (this.hash as Hash).update(body.subarray(Math.max(start, spec.from), end))
   }
 
   private peekLength (): number {

@@ -12,11 +12,15 @@ export function segmentLength (meta: FileMeta, index: number): number {
   return Math.min(meta.segmentSize, meta.size - start)
 }
 
-/** True when `data` is segment `index` of the file: classic, the content is the hash text; real, SHA-256 matches. */
-export function verifySegment (meta: FileMeta, index: number, data: Buffer): boolean {
+/**
+ * True when `data` is segment `index` of the file: classic, the content is the hash text; real, its
+ * SHA-256 matches. `digest`, when given, is the SHA-256 of `data` already computed (as it arrived from
+ * the network) and is used instead of hashing it again.
+ */
+export function verifySegment (meta: FileMeta, index: number, data: Buffer, digest: Buffer | null = null): boolean {
   if (data.length !== segmentLength(meta, index)) return false
   if (meta.algo === 'classic') return data.equals(segmentHash(meta, index))
-  return digestMatches(meta, index, createHash('sha256').update(data).digest())
+  return digestMatches(meta, index, digest ?? createHash('sha256').update(data).digest())
 }
 
 /** True when `digest` (SHA-256 of segmentLength(meta, index) bytes) is segment `index`'s hash. */

@@ -2,7 +2,7 @@ import { describe, it, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import net from 'node:net'
 import { once } from 'node:events'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { Connection } from '../../src/net/connection.ts'
 import type { Message } from '../../src/protocol/messages.ts'
 import { addressSpaceUnlimited, isPageAligned } from '../../src/util/aligned-memory.ts'
@@ -29,7 +29,7 @@ async function chunkServer (payloads: Buffer[]): Promise<{ port: number, close: 
  * Serves `payloads` as CHUNK messages, receives them through Connection.connect and passes each to
  * `check` (which returns what is wrong with it, or null) until all have come; rejects on the first fault.
  */
-async function receiveAll (t: TestContext, payloads: Buffer[], check: (m: Extract<Message, { type: 'chunk' }>) => string | null): Promise<void> {
+async function receiveAll (t: TestContext, payloads: Buffer[], check: (m: Extract<Message, { type: 'chunk' }>, conn: Connection) => string | null): Promise<void> {
   const srv = await chunkServer(payloads)
   t.after(srv.close)
   const c = await Connection.connect('127.0.0.1', srv.port, opts)
@@ -37,7 +37,7 @@ async function receiveAll (t: TestContext, payloads: Buffer[], check: (m: Extrac
   let got = 0
   await new Promise<void>((resolve, reject) => {
     c.on('message', (m: Message) => {
-      const fault = m.type === 'chunk' ? check(m) : `unexpected ${m.type}`
+      const fault = m.type === 'chunk' ? check(m, c) : `unexpected ${m.type}`
       if (fault !== null) { reject(new Error(fault)); return }
       if (++got === payloads.length) resolve()
     })
@@ -47,6 +47,16 @@ async function receiveAll (t: TestContext, payloads: Buffer[], check: (m: Extrac
 }
 
 describe('Connection.connect reads (segments straight into their own buffers)', () => {
+  it('gives the SHA-256 of each CHUNK of at least 4 KiB, computed as it arrived, while its message is handled', { timeout: 30_000 }, async t => {
+    const sizes = [1 << 20, 3, 4095, 4096, 64 * 1024 + 1, 17, (1 << 20) + 7]
+    const payloads = sizes.map(n => randomBytes(n))
+    await receiveAll(t, payloads, (m, conn) => {
+      const want = m.data.length >= 4096 ? createHash('sha256').update(payloads[m.reqId] as Buffer).digest('hex') : null
+      const got = conn.frameDigest?.toString('hex') ?? null
+      return got === want ? null : `payload ${m.reqId} (${m.data.length} bytes): digest ${got}, expected ${want}`
+    })
+  })
+
   it('delivers large and small frames intact and in order over a real socket', { timeout: 30_000 }, async t => {
     // Sizes around the direct-read threshold (64 KiB) and the shared read buffer (256 KiB), and segments.
     const sizes = [1 << 20, 3, (1 << 20) + 7, 64 * 1024 - 1, 64 * 1024, 64 * 1024 + 1, 256 * 1024 + 5, 17, 2 * (1 << 20) - 9, 1 << 20]

@@ -21,16 +21,16 @@ interface Asked { source: number, index: number, answer: (r: ChunkResult) => voi
 class Requests {
   readonly asked: Asked[] = []
   private draining = false
-  add (a: Asked): void { if (this.draining) a.answer({ kind: 'data', data: Buffer.from('b') }); else this.asked.push(a) }
+  add (a: Asked): void { if (this.draining) a.answer({ kind: 'data', data: Buffer.from('b'), digest: null }); else this.asked.push(a) }
   /** Answers everything asked so far and from now on, so the download can end (and its timers stop). */
   drain (): void {
     this.draining = true
-    for (const a of this.asked) a.answer({ kind: 'data', data: Buffer.from('b') })
+    for (const a of this.asked) a.answer({ kind: 'data', data: Buffer.from('b'), digest: null })
   }
 
   /** Answers every request asked so far and forgets them; later ones are recorded as before. */
   answerAll (): void {
-    for (const a of this.asked.splice(0)) a.answer({ kind: 'data', data: Buffer.from('b') })
+    for (const a of this.asked.splice(0)) a.answer({ kind: 'data', data: Buffer.from('b'), digest: null })
   }
 
   list (): string[] { return this.asked.map(a => `${a.source}:${a.index}`).sort() }
@@ -75,7 +75,7 @@ describe('Downloader endgame', () => {
       // takes segment 1, and the endgame asks peer 3, which holds only segment 0, for it a second time.
       assert.deepEqual(requests.list(), ['1:0', '2:1', '3:0'])
       // Peer 3 answers first: segment 0 is ours, while the seed's request for it is still out.
-      ;(requests.asked.find(a => a.source === 3) as Asked).answer({ kind: 'data', data: Buffer.from('a') })
+      ;(requests.asked.find(a => a.source === 3) as Asked).answer({ kind: 'data', data: Buffer.from('a'), digest: null })
       await settle()
       // Peer 3 is free again, but all it holds is segment 0, which we have: nothing more to ask of it.
       assert.deepEqual(requests.list(), ['1:0', '2:1', '3:0'])

@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder } from '../../src/protocol/frame.ts'
+import { createHash } from 'node:crypto'
+import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder, type FrameDecoderInit } from '../../src/protocol/frame.ts'
 import { ProtocolError } from '../../src/protocol/errors.ts'
 import type { ProtocolErrorCode } from '../../src/protocol/errors.ts'
 
@@ -186,9 +187,10 @@ describe('FrameDecoder', () => {
  * readTarget), the read goes into it instead of the shared buffer. Returns the bodies yielded, how many
  * reads went into an offered target, and whether any body or target was a view of the shared buffer.
  */
-function readThrough (bodies: Uint8Array[], cuts: number[], offer: (dec: FrameDecoder) => Buffer | null = () => null): { got: Buffer[], direct: number, sharedView: boolean, dec: FrameDecoder } {
+function readThrough (bodies: Uint8Array[], cuts: number[], offer: (dec: FrameDecoder) => Buffer | null = () => null, init: FrameDecoderInit = {}): { got: Buffer[], digests: Array<string | null>, direct: number, sharedView: boolean, dec: FrameDecoder } {
   const wire = Buffer.concat(bodies.map(b => frame(Buffer.from(b))))
-  const dec = new FrameDecoder({ copy: true })
+  const dec = new FrameDecoder({ ...init, copy: true })
+  const digests: Array<string | null> = []
   const shared = Buffer.alloc(128)
   const got: Buffer[] = []
   let direct = 0
@@ -205,11 +207,12 @@ function readThrough (bodies: Uint8Array[], cuts: number[], offer: (dec: FrameDe
     for (const body of dec.push(into.subarray(0, n))) {
       if (body.buffer === shared.buffer) sharedView = true
       got.push(body)
+      digests.push(dec.frameDigest?.toString('hex') ?? null)
     }
     shared.fill(0xee) // the caller reuses its buffer
     off += n
   }
-  return { got, direct, sharedView, dec }
+  return { got, digests, direct, sharedView, dec }
 }
 
 const sameBodies = (got: Buffer[], bodies: Uint8Array[]): boolean => got.length === bodies.length && got.every((b, i) => b.equals(Buffer.from(bodies[i] as Uint8Array)))
@@ -282,6 +285,35 @@ describe('FrameDecoder copy mode (reads into a reused buffer)', () => {
     const secondStart = dec.frameStartMs
     for (const body of dec.push(two.subarray(15))) stamps.push([body.toString(), dec.frameStartMs])
     assert.deepEqual(stamps, [['first', firstStart], ['second', secondStart]])
+  })
+
+  it('digests, as they arrive, the bodies with the tag and enough bytes past `from`, under any chunking and read targets', () => {
+    const spec = { tag: 0x21, from: 5, minBytes: 8 }
+    let digested = 0
+    fc.assert(fc.property(
+      // Bodies on both sides of the minimum (fast-check's arrays are short unless asked otherwise).
+      fc.array(fc.tuple(fc.constantFrom(0x21, 0x20, 0x00), fc.oneof(fc.uint8Array({ maxLength: 13 }), fc.uint8Array({ minLength: 14, maxLength: 300 }))), { minLength: 1, maxLength: 10 }),
+      fc.array(fc.integer({ min: 1, max: 97 }), { minLength: 1, maxLength: 20 }),
+      fc.boolean(),
+      (tagged, cuts, direct) => {
+        const bodies = tagged.map(([tag, rest]) => Buffer.concat([Buffer.from([tag]), rest]))
+        const { got, digests } = readThrough(bodies, cuts, direct ? d => d.readTarget(16) : () => null, { digest: spec })
+        const expected = bodies.map(b => b[0] === spec.tag && b.length - spec.from >= spec.minBytes ? createHash('sha256').update(b.subarray(spec.from)).digest('hex') : null)
+        digested += digests.filter(d => d !== null).length
+        return sameBodies(got, bodies) && JSON.stringify(digests) === JSON.stringify(expected)
+      }
+    ), { seed: 13, numRuns: 300 })
+    assert.ok(digested > 100, `only ${digested} bodies digested`)
+  })
+
+  it('digests nothing without the option, nor in zero-copy mode', () => {
+    const body = Buffer.concat([Buffer.from([0x21]), Buffer.alloc(64, 7)])
+    const plain = new FrameDecoder({ copy: true })
+    assert.equal([...plain.push(frame(body))].length, 1)
+    assert.equal(plain.frameDigest, null)
+    const zeroCopy = new FrameDecoder({ digest: { tag: 0x21, from: 1, minBytes: 1 } })
+    assert.equal([...zeroCopy.push(frame(body))].length, 1)
+    assert.equal(zeroCopy.frameDigest, null)
   })
 
   it('checks the declared length before allocating', () => {

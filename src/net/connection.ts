@@ -16,6 +16,14 @@ const READ_BUFFER_BYTES = 64 * 1024
 /** A frame with at least this much still to come is read into its own buffer directly (see FrameDecoder.readTarget). */
 const DIRECT_READ_MIN_BYTES = 64 * 1024
 /**
+ * At most this much per read straight into a frame's buffer: each piece is hashed right after the
+ * read (DIGEST_MIN_BYTES), and a piece this size is still in the CPU's cache then, where reads of up
+ * to the whole rest of a 1 MiB segment were not. Raw, 1 GiB to three getters (scripts/perf/swarm-run.sh
+ * 3, 6 runs each, 2026-12-04): getters' CPU 4.98-5.34 s against 5.37-5.86 s without a limit; 64 KiB and
+ * 128 KiB did no better.
+ */
+const DIRECT_READ_MAX_BYTES = 256 * 1024
+/**
  * CHUNKs with at least this much data are hashed (SHA-256) as they arrive, piece by piece (see
  * Connection.frameDigest): right after the kernel has copied a piece in, it is still in the CPU's
  * cache. Hashing whole 1 MiB segments once complete cost 0.78 s per GiB in three getters against 0.55
@@ -126,7 +134,7 @@ export class Connection extends EventEmitter {
       port,
       noDelay: true,
       onread: {
-        buffer: () => conn?.decoder.readTarget(DIRECT_READ_MIN_BYTES) ?? shared,
+        buffer: () => conn?.decoder.readTarget(DIRECT_READ_MIN_BYTES, DIRECT_READ_MAX_BYTES) ?? shared,
         callback: (n: number, buf: Uint8Array) => { conn?.ingest(buf.subarray(0, n) as Buffer); return true }
       }
     })

@@ -234,15 +234,16 @@ describe('FrameDecoder copy mode (reads into a reused buffer)', () => {
       fc.array(fc.uint8Array({ minLength: 1, maxLength: 300 }), { minLength: 1, maxLength: 10 }),
       fc.array(fc.integer({ min: 1, max: 97 }), { minLength: 1, maxLength: 20 }),
       fc.integer({ min: 1, max: 64 }),
-      (bodies, cuts, minBytes) => {
-        let tooSmall = false
+      fc.option(fc.integer({ min: 1, max: 200 }), { nil: undefined }),
+      (bodies, cuts, minBytes, maxBytes) => {
+        let wrongSize = false
         const { got, direct, sharedView, dec } = readThrough(bodies, cuts, d => {
-          const target = d.readTarget(minBytes)
-          if (target !== null && target.length < minBytes) tooSmall = true
+          const target = d.readTarget(minBytes, maxBytes)
+          if (target !== null && (target.length < Math.min(minBytes, maxBytes ?? Infinity) || target.length > (maxBytes ?? Infinity))) wrongSize = true
           return target
         })
         const long = bodies.some(b => b.length - 97 >= minBytes)
-        return !tooSmall && !sharedView && sameBodies(got, bodies) && dec.bufferedBytes === 0 && (!long || direct > 0)
+        return !wrongSize && !sharedView && sameBodies(got, bodies) && dec.bufferedBytes === 0 && (!long || direct > 0)
       }
     ), { seed: 11, numRuns: 300 })
   })
@@ -256,6 +257,7 @@ describe('FrameDecoder copy mode (reads into a reused buffer)', () => {
     assert.ok(target !== null)
     assert.equal(target.length, 7)
     assert.equal(dec.readTarget(8), null)
+    assert.equal(dec.readTarget(7, 3)?.length, 3, 'at most maxBytes of it')
     target.write('defgh', 0)
     assert.deepEqual([...dec.push(target.subarray(0, 5))], [])
     const rest = dec.readTarget(2)

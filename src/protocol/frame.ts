@@ -108,9 +108,9 @@ export class FrameDecoder {
   /**
    * Copy mode: where the next socket read may land instead of the shared buffer, namely the unfilled
    * rest of the body in progress (at most its next `maxBytes`) when at least `minBytes` of it are
-   * still to come; null otherwise. Pass
-   * what was read into it to {@link push} as a view of it (`target.subarray(0, n)`): it is not copied
-   * again. The view stays valid while the body is in progress, and a body is only handed on once full.
+   * still to come; null otherwise. Pass what was read into it to {@link push} as a view of it
+   * (`target.subarray(0, n)`): it is not copied again. The view stays valid while the body is in
+   * progress, and a body is only handed on once full.
    */
   readTarget (minBytes: number, maxBytes = Number.POSITIVE_INFINITY): Buffer | null {
     if (!this.copy || this.body === null || this.body.length - this.bodyFill < minBytes) return null

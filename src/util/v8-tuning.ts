@@ -19,8 +19,9 @@ let applied = false
  * Sets {@link TRANSFER_INTERRUPT_BUDGET} for the rest of the process, once. Called by the `dfss`
  * commands after their start-up work (a share's hashing threads, which would otherwise compile Node's
  * built-in modules from source: their code caches hold only under the flags they were made with, and
- * each thread started after the change cost 10 ms more CPU). For the same reason node:crypto, which
- * every transfer uses, is loaded first.
+ * each thread started after the change cost 10 ms more CPU; `get` sets it at once, so only the
+ * threads of a resume check pay that). For the same reason node:crypto, which every transfer uses, is
+ * loaded first.
  */
 export function tuneV8ForTransfers (): void {
   if (applied) return
@@ -28,6 +29,3 @@ export function tuneV8ForTransfers (): void {
   createHash('sha256')
   setFlagsFromString(`--interrupt-budget=${TRANSFER_INTERRUPT_BUDGET}`)
 }
-
-/** True once {@link tuneV8ForTransfers} ran in this process (for tests). */
-export function v8TunedForTransfers (): boolean { return applied }

@@ -93,9 +93,9 @@ async function runPeerRank (o: ClassicRankOptions): Promise<number> {
     // (457-620 of 3,100 uploads in 6 runs, once 779 in CI, past the 25% the tests allow; 386-440 with 8).
     // At most 4 requests per source, whatever the round trip looks like (pipelineCap: no extra requests
     // for a long link, which ranks on one machine or cluster never have): on a busy 2-core machine a
-    // loaded rank answers in 6-15 ms, the link asked for 12 more, and the first source of a 60-segment
-    // file delivered 38-40 of them before the second one's connection was up (public test 2 broke the
-    // 60% rule in 4 and 6 of 40 runs; none of 40 with the cap).
+    // loaded rank answers in 6-15 ms, the link asked for 12 more, and one source of a 60-segment file
+    // then gave 38-40 of them, the other source's link seemingly not up yet (public test 2 broke the
+    // tests' 60% rule in 4 and 6 of 40 runs; in none of 40 with the cap).
     download: { verify: verifySegment, perSourceLimit: 4, pipelineCap: 4, maxInFlight: 16, maxSourcesPerFile: 8 }
   })
   try {

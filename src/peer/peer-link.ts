@@ -4,8 +4,7 @@ import { ProtocolError } from '../protocol/errors.ts'
 import type { Message } from '../protocol/messages.ts'
 import { LinkPacing } from './link-pacing.ts'
 
-/** Outcome of one segment request. */
-/** A request's answer; `digest`: SHA-256 of `data` computed as it arrived (Connection.frameDigest), or null. */
+/** Outcome of one segment request; `digest`: SHA-256 of `data` computed as it arrived (Connection.frameDigest), or null. */
 export type ChunkResult = { kind: 'data', data: Buffer, digest: Buffer | null } | { kind: 'no' } | { kind: 'failed', error: Error }
 
 interface Pending { index: number, file: string, sentMs: number, resolve: (r: ChunkResult) => void, timer: NodeJS.Timeout }

@@ -36,11 +36,6 @@ export interface FrameDecoderInit {
   digest?: { tag: number, from: number, minBytes: number }
 }
 
-/** Where a body stands with its incremental digest: not known yet (its tag has not arrived), digested, not. */
-const DIGEST_UNDECIDED = 0
-const DIGEST_YES = 1
-const DIGEST_NO = 2
-
 /**
  * Splits a byte stream into frame bodies (`u32 length` + `length` bytes).
  * Incoming chunks are kept in a list and copied only when one body spans several of them,
@@ -70,7 +65,9 @@ export class FrameDecoder {
   frameDigest: Buffer | null = null
 
   private readonly digestSpec: { tag: number, from: number, minBytes: number } | null
-  private digesting: number = DIGEST_NO
+  /** The body in progress is long enough for a digest, but its tag is not known yet. */
+  private digestPending = false
+  /** The digest of the body in progress, once it is known to get one. */
   private hash: Hash | null = null
 
   constructor (init: FrameDecoderInit = {}) {
@@ -132,14 +129,14 @@ export class FrameDecoder {
         this.checkLength(length)
         this.body = this.alignAt !== null ? segmentBuffers.takeAligned(length, this.alignAt) : segmentBuffers.take(length)
         this.bodyFill = 0
-        this.digesting = this.digestSpec !== null && length - this.digestSpec.from >= this.digestSpec.minBytes ? DIGEST_UNDECIDED : DIGEST_NO
+        this.digestPending = this.digestSpec !== null && length - this.digestSpec.from >= this.digestSpec.minBytes
       }
       const take = Math.min(this.body.length - this.bodyFill, chunk.length - off)
       // Bytes read straight into the view readTarget() gave are in place already.
       if (off !== 0 || chunk.buffer !== this.body.buffer || chunk.byteOffset !== this.body.byteOffset + this.bodyFill) {
         chunk.copy(this.body, this.bodyFill, off, off + take)
       }
-      if (this.digesting !== DIGEST_NO) this.digestRange(this.body, this.bodyFill, this.bodyFill + take)
+      if (this.digestPending || this.hash !== null) this.digestRange(this.body, this.bodyFill, this.bodyFill + take)
       this.bodyFill += take
       off += take
       if (this.bodyFill === this.body.length) {
@@ -148,7 +145,7 @@ export class FrameDecoder {
         this.bodyFill = 0
         this.frameDigest = this.hash !== null ? this.hash.digest() : null
         this.hash = null
-        this.digesting = DIGEST_NO
+        this.digestPending = false
         yield body
       }
     }
@@ -158,13 +155,13 @@ export class FrameDecoder {
   private digestRange (body: Buffer, start: number, end: number): void {
     const spec = this.digestSpec as { tag: number, from: number }
     if (end <= spec.from) return
-    if (this.digesting === DIGEST_UNDECIDED) {
+    if (this.digestPending) {
       // The tag (byte 0) is in place: `from` is past it.
-      this.digesting = body[0] === spec.tag ? DIGEST_YES : DIGEST_NO
-      if (this.digesting === DIGEST_NO) return
+      this.digestPending = false
+      if (body[0] !== spec.tag) return
       this.hash = createHash('sha256')
     }
-    (this.hash as Hash).update(body.subarray(Math.max(start, spec.from), end))
+    this.hash?.update(body.subarray(Math.max(start, spec.from), end))
   }
 
   private peekLength (): number {

@@ -169,7 +169,7 @@ export function renderReport (r: BenchResults, sum: BenchSummary = summarizeResu
   out.push(`${r.date} on ${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, Node ${r.machine.node}, ${r.machine.os}; load average at start ${r.machine.loadAtStart.join(', ')}.\n`)
   out.push(`Command: \`${r.command}\`${r.quick ? ' (quick: smaller sizes, one run)' : ''}. ${r.runs} run${r.runs === 1 ? '' : 's'} per case: median (min–max). Ratios are taken within each run, then summarised. All traffic on 127.0.0.1.\n`)
   out.push('\nMethod: wall time runs from starting the downloaders until the last one has the whole file (DFSS: the last `dfss get --json` prints its `done` event, once the file is verified, synced to disk and renamed into place, and every getter must then exit 0; aria2: its `--on-bt-download-complete` hook; HTTP: curl exits). ' +
-    'Seed preparation (hashing, mktorrent) is not timed. aria2 downloaders keep seeding until the last completes; DFSS getters stay (default `--linger`) until the tracker counts every member a seed, or a second passes without a request. ' +
+    'Seed preparation (hashing, mktorrent) is not timed. Before every timed run, `sync` writes back what earlier runs (and the making of the file) left dirty in the page cache. aria2 downloaders keep seeding until the last completes; DFSS getters stay (default `--linger`) until the tracker counts every member a seed, or a second passes without a request. ' +
     'CPU is user+sys of every process of the system during the transfer (tracker, seed, downloaders; GNU time and /proc/PID/stat); peak RSS is each process\'s max resident set.\n')
   if (r.notes.length > 0) out.push('\n' + r.notes.map(n => `- ${n}\n`).join(''))
 

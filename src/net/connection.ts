@@ -331,9 +331,18 @@ export class Connection extends EventEmitter {
     this.socket.destroy()
   }
 
-  /** Sends what is queued, then closes. Idempotent. */
-  async close (): Promise<void> {
+  /**
+   * Sends what is queued, then closes, waiting for the remote's end too. Idempotent. With `now`,
+   * closes at once instead, dropping whatever is queued either way: for when nothing more needs
+   * saying, such as after the tracker closed the swarm.
+   */
+  async close (now = false): Promise<void> {
     if (this.status === 'closed') return
+    if (now) {
+      this.destroy()
+      await this.closed
+      return
+    }
     if (this.status !== 'closing') {
       this.status = 'closing'
       this.flush()

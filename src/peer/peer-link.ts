@@ -85,5 +85,6 @@ export class PeerLink extends EventEmitter {
   /** Asks for the file's have-map and its later HAVE updates. */
   subscribe (file: string): void { this.conn.send({ type: 'req-have', file }) }
 
-  async close (): Promise<void> { await this.conn.close() }
+  /** Closes the connection (see Connection.close). */
+  async close (now = false): Promise<void> { await this.conn.close(now) }
 }

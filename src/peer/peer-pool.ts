@@ -46,9 +46,10 @@ export class PeerPool {
     return await p
   }
 
-  async close (): Promise<void> {
+  /** Closes every link (see Connection.close). */
+  async close (now = false): Promise<void> {
     const all = [...this.links.values()]
     this.links.clear()
-    await Promise.all(all.map(async p => { try { await (await p).close() } catch {} }))
+    await Promise.all(all.map(async p => { try { await (await p).close(now) } catch {} }))
   }
 }

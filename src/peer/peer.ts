@@ -204,9 +204,16 @@ export class PeerNode extends EventEmitter {
     })
   }
 
+  /**
+   * Closes every connection and the store. Once the tracker has closed the swarm (CLOSE: every peer
+   * has all it wanted), connections are dropped at once: waiting for each remote's end of each
+   * connection, as a close otherwise does, waits for every neighbour to be scheduled, which on a
+   * machine running a whole swarm is most of the swarm's shutdown (see the README's flash crowd).
+   */
   async stop (): Promise<void> {
     this.stopped = true
-    await Promise.all([this.uploader.close(), this.pool.close(), this.tracker?.close()])
+    const now = this.tracker?.closeRequested === true
+    await Promise.all([this.uploader.close(now), this.pool.close(now), this.tracker?.close(now)])
     await this.opts.store.close()
   }
 }

@@ -124,8 +124,9 @@ export class TrackerLink extends EventEmitter {
   fileDone (file: string): void { this.conn.send({ type: 'file-done', file }) }
   clientFin (transfers: Transfer[]): void { this.conn.send({ type: 'client-fin', transfers }) }
 
-  async close (): Promise<void> {
+  /** Closes the connection (see Connection.close). */
+  async close (now = false): Promise<void> {
     this.closeRequested = true
-    await this.conn.close()
+    await this.conn.close(now)
   }
 }

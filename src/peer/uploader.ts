@@ -289,9 +289,10 @@ export class Uploader extends EventEmitter {
     this.unannounced.clear()
   }
 
-  async close (): Promise<void> {
+  /** Stops listening and closes every connection (see Connection.close). */
+  async close (now = false): Promise<void> {
     this.server.close()
-    await Promise.all([...this.served].map(async s => { await s.conn.close() }))
+    await Promise.all([...this.served].map(async s => { await s.conn.close(now) }))
   }
 }
 

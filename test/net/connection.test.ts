@@ -84,3 +84,39 @@ describe('Connection.connect: received segments in page-aligned memory', () => {
     assert.deepEqual(aligned, [true, false, true])
   })
 })
+
+describe('Connection.close', () => {
+  /** A handshaken pair whose accepting side never ends its half on its own (allowHalfOpen). */
+  async function halfOpenPair (t: TestContext): Promise<{ client: Connection, remote: net.Socket }> {
+    let remote: net.Socket | null = null
+    const server = net.createServer({ allowHalfOpen: true }, socket => {
+      remote = socket
+      Connection.establish(socket, { ...opts, id: 2 }).then(c => { c.start() }, () => { socket.destroy() })
+    })
+    server.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    t.after(() => { server.close(); (remote as net.Socket | null)?.destroy() })
+    const client = await Connection.connect('127.0.0.1', (server.address() as net.AddressInfo).port, opts)
+    client.start()
+    return { client, remote: remote as unknown as net.Socket }
+  }
+
+  it('waits for the remote to end its side too', { timeout: 10_000 }, async t => {
+    const { client, remote } = await halfOpenPair(t)
+    let settled = false
+    const closing = client.close().then(() => { settled = true })
+    await once(remote, 'end') // our FIN arrived; the remote has not answered with its own
+    assert.equal(settled, false, 'still waiting for the remote')
+    remote.end()
+    await closing
+    assert.equal(client.status, 'closed')
+  })
+
+  it('with now = true, closes at once without waiting for the remote', { timeout: 10_000 }, async t => {
+    const { client, remote } = await halfOpenPair(t)
+    const ended = once(remote, 'end')
+    await client.close(true) // the remote never ends its side: only an immediate close settles
+    assert.equal(client.status, 'closed')
+    await ended // and the remote heard of it
+  })
+})

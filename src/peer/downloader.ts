@@ -9,7 +9,8 @@ import type { DownloadFile, SegmentStore, StoredSegment } from '../storage/store
 import { MAX_PIPELINE } from './link-pacing.ts'
 import type { ChunkResult, PeerLink } from './peer-link.ts'
 import type { PeerPool } from './peer-pool.ts'
-import { pickRequest, type SourceView } from './source-picker.ts'
+import { CandidateIndex } from './candidate-index.ts'
+import { pickIndexed, pickRequest, type SourceView } from './source-picker.ts'
 import type { SwarmAnswer } from './tracker-link.ts'
 
 /** What the engine needs of the tracker (a TrackerLink, or a session that survives tracker restarts). */
@@ -86,7 +87,7 @@ interface Source {
 }
 
 /** The inputs of one file's picks during a scheduling pass, and the requests in flight allowed per source. */
-interface Plan { candidates: number[], views: Array<SourceView & { source: Source }>, perSource: number }
+interface Plan { views: Array<SourceView & { source: Source }>, perSource: number }
 
 /** A segment received: who sent it, for the progress display and stats. */
 export interface SegmentEvent { file: string, index: number, from: number, bytes: number, have: number, total: number }
@@ -97,8 +98,9 @@ class FileJob {
   readonly total: number
   readonly sources = new Map<number, Source>()
   readonly inFlight = new Map<number, Set<number>>()
-  readonly availability: Int32Array
   readonly tiebreak: Float64Array
+  /** Segments missing and not in flight, with every segment's availability (rarest first). */
+  readonly candidates: CandidateIndex
   missing: Set<number>
   sinceRefresh = 0
   /** Segment writes still in progress (the file completes only after the last one). */
@@ -120,10 +122,11 @@ class FileJob {
     this.meta = meta
     this.file = file
     this.total = meta.hashes.length / HASH_BYTES
-    this.availability = new Int32Array(this.total)
     this.tiebreak = new Float64Array(this.total)
     for (let i = 0; i < this.total; i++) this.tiebreak[i] = random()
     this.missing = new Set(file.missing())
+    this.candidates = new CandidateIndex(this.tiebreak)
+    for (const i of this.missing) this.candidates.add(i)
     this.done = new Promise((resolve, reject) => { this.resolve = resolve; this.reject = reject })
   }
 }
@@ -291,9 +294,9 @@ export class Downloader extends EventEmitter {
   }
 
   private setBits (job: FileJob, s: Source, bits: Bitfield | null): void {
-    if (s.bits !== null) for (let i = 0; i < job.total; i++) if (s.bits.has(i)) job.availability[i] = (job.availability[i] as number) - 1
+    if (s.bits !== null) for (let i = 0; i < job.total; i++) if (s.bits.has(i)) job.candidates.bump(i, -1)
     s.bits = bits
-    if (bits !== null) for (let i = 0; i < job.total; i++) if (bits.has(i)) job.availability[i] = (job.availability[i] as number) + 1
+    if (bits !== null) for (let i = 0; i < job.total; i++) if (bits.has(i)) job.candidates.bump(i, 1)
   }
 
   private connect (job: FileJob, s: Source): void {
@@ -312,7 +315,7 @@ export class Downloader extends EventEmitter {
       }
       const onHave = (file: string, index: number): void => {
         if (file !== name || s.bits === null || job.sources.get(id) !== s) return
-        if (s.bits.set(index)) job.availability[index] = (job.availability[index] as number) + 1
+        if (s.bits.set(index)) job.candidates.bump(index, 1)
         s.lacks.delete(index) // it has it now, whatever it said before
         // Most HAVEs are for segments we hold, or arrive while every slot is taken: no pass needed then
         // (a slot that frees up schedules its own).
@@ -388,10 +391,8 @@ export class Downloader extends EventEmitter {
   private plan (job: FileJob, plans: Map<FileJob, Plan>): Plan {
     let plan = plans.get(job)
     if (plan === undefined) {
-      const candidates: number[] = []
-      for (const i of job.missing) if (!job.inFlight.has(i)) candidates.push(i)
       const base = this.perSource(job)
-      plan = { candidates, views: this.sourceViews(job, base), perSource: base }
+      plan = { views: this.sourceViews(job, base), perSource: base }
       plans.set(job, plan)
     }
     return plan
@@ -434,23 +435,19 @@ export class Downloader extends EventEmitter {
       if (s.link !== null && s.bits !== null && !s.failed && s.inFlight < most) { free = true; break }
     }
     if (!free) return false
-    const { candidates, views, perSource: perSourceLimit } = this.plan(job, plans)
-    let pick = candidates.length > 0
-      ? pickRequest({ sources: views, candidates, availability: i => job.availability[i] as number, tiebreak: i => job.tiebreak[i] as number, perSourceLimit })
-      : null
-    if (pick === null && candidates.length === 0) {
+    const { views, perSource: perSourceLimit } = this.plan(job, plans)
+    let pick = job.candidates.size > 0 ? pickIndexed({ sources: views, index: job.candidates, perSourceLimit }) : null
+    if (pick === null && job.candidates.size === 0) {
       // Endgame: every missing segment is in flight; ask a second source for the ones asked of only one.
       // Only segments still missing: a request still out for one that another source already gave is not lonely.
       const lonely = [...job.inFlight.entries()].filter(([i, asked]) => asked.size === 1 && job.missing.has(i)).map(([i]) => i)
       if (lonely.length === 0) return false
       const endViews = views.map(v => ({ ...v, has: (i: number) => v.has(i) && !(job.inFlight.get(i)?.has(v.id) ?? false) }))
-      pick = pickRequest({ sources: endViews, candidates: lonely, availability: i => job.availability[i] as number, tiebreak: i => job.tiebreak[i] as number, perSourceLimit })
+      pick = pickRequest({ sources: endViews, candidates: lonely, availability: i => job.candidates.availability(i), tiebreak: i => job.tiebreak[i] as number, perSourceLimit })
     }
     if (pick === null) return false
     const chosen = job.sources.get(pick.source) as Source
     this.request(job, chosen, pick.index)
-    const at = candidates.indexOf(pick.index)
-    if (at >= 0) { candidates[at] = candidates[candidates.length - 1] as number; candidates.pop() }
     const view = views.find(v => v.source === chosen)
     if (view !== undefined) {
       view.inFlight = chosen.inFlight
@@ -465,12 +462,15 @@ export class Downloader extends EventEmitter {
     let asked = job.inFlight.get(index)
     if (asked === undefined) { asked = new Set(); job.inFlight.set(index, asked) }
     asked.add(s.member.id)
+    job.candidates.remove(index)
     s.inFlight++
     s.asked++
     s.taken++
     this.inFlightTotal++
     link.request(job.meta.name, index, this.opts.requestTimeoutMs).then(async result => {
       try { await this.settle(job, s, index, asked, result) } finally {
+        // Still missing with nothing in flight (refused, failed, bad): a candidate again.
+        if (job.missing.has(index) && !job.inFlight.has(index)) job.candidates.add(index)
         // Counted in flight until written: a slow disk holds back new requests, not memory.
         this.inFlightTotal--
         this.schedulePump()

@@ -1,3 +1,5 @@
+import type { CandidateIndex } from './candidate-index.ts'
+
 /** What the picker needs to know about one source. */
 export interface SourceView {
   id: number
@@ -32,25 +34,44 @@ export interface Pick { source: number, index: number }
  * Chooses the next request: among sources within their share of the file, the one with the fewest
  * uploads (ties: fewer requests in flight, then id)
  * that has a free slot and holds a segment we need, and of its segments the rarest (ties: tiebreak).
- * Pure: no clocks, no I/O.
+ * Pure: no clocks, no I/O. Looks at every candidate: the download engine keeps a
+ * {@link CandidateIndex} and uses {@link pickIndexed}, which picks the same.
  */
 export function pickRequest (input: PickInput): Pick | null {
-  const order = [...input.sources].filter(s => s.usable && s.inFlight < (s.limit ?? input.perSourceLimit))
-  order.sort((a, b) => Number(b.withinShare) - Number(a.withinShare) || a.score - b.score || a.inFlight - b.inFlight || a.id - b.id)
-  const fair = input.sources.filter(s => s.usable && s.withinShare)
-  for (const s of order) {
+  return pickInOrder(input.sources, input.perSourceLimit, accept => {
     let best = -1
     let bestAvail = Infinity
     let bestTie = Infinity
     for (const i of input.candidates) {
-      if (!s.has(i)) continue
-      // A source past its share is asked only for what no source within its share holds, even a busy one.
-      if (!s.withinShare && fair.some(f => f.has(i))) continue
+      if (!accept(i)) continue
       const av = input.availability(i)
       if (av > bestAvail) continue
       const tie = input.tiebreak(i)
       if (av < bestAvail || tie < bestTie) { best = i; bestAvail = av; bestTie = tie }
     }
+    return best
+  })
+}
+
+/**
+ * {@link pickRequest} over the candidates of `index`, with their availability and order from it:
+ * for each source it stops at the first candidate that source may serve.
+ */
+export function pickIndexed (input: { sources: readonly SourceView[], index: CandidateIndex, perSourceLimit: number }): Pick | null {
+  return pickInOrder(input.sources, input.perSourceLimit, accept => input.index.best(accept))
+}
+
+/**
+ * The source order and the segments each may serve, shared by both pickers: `bestFor` returns the
+ * rarest candidate the given predicate accepts, or -1.
+ */
+function pickInOrder (sources: readonly SourceView[], perSourceLimit: number, bestFor: (accept: (i: number) => boolean) => number): Pick | null {
+  const order = sources.filter(s => s.usable && s.inFlight < (s.limit ?? perSourceLimit))
+  order.sort((a, b) => Number(b.withinShare) - Number(a.withinShare) || a.score - b.score || a.inFlight - b.inFlight || a.id - b.id)
+  const fair = sources.filter(s => s.usable && s.withinShare)
+  for (const s of order) {
+    // A source past its share is asked only for what no source within its share holds, even a busy one.
+    const best = bestFor(s.withinShare ? s.has : i => s.has(i) && !fair.some(f => f.has(i)))
     if (best >= 0) return { source: s.id, index: best }
   }
   return null

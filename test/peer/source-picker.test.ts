@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { pickRequest } from '../../src/peer/source-picker.ts'
+import { CandidateIndex } from '../../src/peer/candidate-index.ts'
+import { pickIndexed, pickRequest } from '../../src/peer/source-picker.ts'
 import type { PickInput, SourceView } from '../../src/peer/source-picker.ts'
 
 function source (id: number, holds: number[], over: Partial<Omit<SourceView, 'id' | 'has'>> = {}): SourceView {
@@ -160,4 +161,29 @@ describe('pickRequest', () => {
         }
       }), { seed: 42, numRuns: 1000 })
   })
+
+  it('property: pickIndexed over a CandidateIndex picks what pickRequest picks over the same candidates', () => {
+    const sourceArb = fc.record({
+      id: fc.integer({ min: 0, max: 20 }),
+      score: fc.integer({ min: 0, max: 3 }),
+      inFlight: fc.integer({ min: 0, max: 3 }),
+      usable: fc.boolean(),
+      withinShare: fc.boolean(),
+      holds: fc.uniqueArray(fc.integer({ min: 0, max: 39 }), { maxLength: 40 })
+    })
+    fc.assert(fc.property(
+      fc.uniqueArray(sourceArb, { selector: s => s.id, maxLength: 6 }),
+      fc.uniqueArray(fc.integer({ min: 0, max: 39 }), { maxLength: 40 }),
+      fc.uniqueArray(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 40, maxLength: 40 }), // distinct, like random()
+      fc.integer({ min: 1, max: 3 }),
+      (raw, candidates, ties, perSourceLimit) => {
+        const sources = raw.map(r => source(r.id, r.holds, { score: r.score, inFlight: r.inFlight, usable: r.usable, withinShare: r.withinShare }))
+        const inp = input(sources, candidates, { perSourceLimit, tiebreak: i => ties[i] as number })
+        const index = new CandidateIndex(ties)
+        for (const c of candidates) index.add(c)
+        for (let i = 0; i < 40; i++) index.bump(i, inp.availability(i))
+        assert.deepEqual(pickIndexed({ sources, index, perSourceLimit }), pickRequest(inp))
+      }), { seed: 11, numRuns: 1000 })
+  })
 })
+

@@ -22,6 +22,20 @@ function input (sources: SourceView[], candidates: number[], over: Partial<PickI
   }
 }
 
+/** Up to 6 sources with distinct ids, each holding some of segments 0..segments-1. */
+function sourcesArb (segments: number): fc.Arbitrary<SourceView[]> {
+  const one = fc.record({
+    id: fc.integer({ min: 0, max: 20 }),
+    score: fc.integer({ min: 0, max: 3 }),
+    inFlight: fc.integer({ min: 0, max: 3 }),
+    usable: fc.boolean(),
+    withinShare: fc.boolean(),
+    holds: fc.uniqueArray(fc.integer({ min: 0, max: segments - 1 }), { maxLength: segments })
+  })
+  return fc.uniqueArray(one, { selector: r => r.id, maxLength: 6 })
+    .map(raw => raw.map(r => source(r.id, r.holds, { score: r.score, inFlight: r.inFlight, usable: r.usable, withinShare: r.withinShare })))
+}
+
 describe('pickRequest', () => {
   it('picks the source with the lowest score', () => {
     const sources = [source(1, [0], { score: 5 }), source(2, [0], { score: 1 }), source(3, [0], { score: 3 })]
@@ -121,21 +135,12 @@ describe('pickRequest', () => {
   })
 
   it('property: the pick is the best source that may serve a candidate, and its rarest such candidate', () => {
-    const sourceArb = fc.record({
-      id: fc.integer({ min: 0, max: 20 }),
-      score: fc.integer({ min: 0, max: 3 }),
-      inFlight: fc.integer({ min: 0, max: 3 }),
-      usable: fc.boolean(),
-      withinShare: fc.boolean(),
-      holds: fc.uniqueArray(fc.integer({ min: 0, max: 9 }), { maxLength: 10 })
-    })
     fc.assert(fc.property(
-      fc.uniqueArray(sourceArb, { selector: s => s.id, maxLength: 6 }),
+      sourcesArb(10),
       fc.uniqueArray(fc.integer({ min: 0, max: 9 }), { maxLength: 10 }),
       fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 10, maxLength: 10 }),
       fc.integer({ min: 1, max: 3 }),
-      (raw, candidates, ties, perSourceLimit) => {
-        const sources = raw.map(r => source(r.id, r.holds, { score: r.score, inFlight: r.inFlight, usable: r.usable, withinShare: r.withinShare }))
+      (sources, candidates, ties, perSourceLimit) => {
         const inp = input(sources, candidates, { perSourceLimit, tiebreak: i => ties[i] as number })
         const pick = pickRequest(inp)
         const fair = sources.filter(s => s.usable && s.withinShare)
@@ -163,21 +168,12 @@ describe('pickRequest', () => {
   })
 
   it('property: pickIndexed over a CandidateIndex picks what pickRequest picks over the same candidates', () => {
-    const sourceArb = fc.record({
-      id: fc.integer({ min: 0, max: 20 }),
-      score: fc.integer({ min: 0, max: 3 }),
-      inFlight: fc.integer({ min: 0, max: 3 }),
-      usable: fc.boolean(),
-      withinShare: fc.boolean(),
-      holds: fc.uniqueArray(fc.integer({ min: 0, max: 39 }), { maxLength: 40 })
-    })
     fc.assert(fc.property(
-      fc.uniqueArray(sourceArb, { selector: s => s.id, maxLength: 6 }),
+      sourcesArb(40),
       fc.uniqueArray(fc.integer({ min: 0, max: 39 }), { maxLength: 40 }),
       fc.uniqueArray(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 40, maxLength: 40 }), // distinct, like random()
       fc.integer({ min: 1, max: 3 }),
-      (raw, candidates, ties, perSourceLimit) => {
-        const sources = raw.map(r => source(r.id, r.holds, { score: r.score, inFlight: r.inFlight, usable: r.usable, withinShare: r.withinShare }))
+      (sources, candidates, ties, perSourceLimit) => {
         const inp = input(sources, candidates, { perSourceLimit, tiebreak: i => ties[i] as number })
         const index = new CandidateIndex(ties)
         for (const c of candidates) index.add(c)

@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events'
 import { Connection } from '../net/connection.ts'
 import { ProtocolError } from '../protocol/errors.ts'
-import type { CatalogEntry, FileMeta, Member, Message, Transfer } from '../protocol/messages.ts'
+import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES } from '../protocol/frame.ts'
+import { HASH_BYTES, encodeMessage, type CatalogEntry, type FileMeta, type Member, type Message, type Transfer } from '../protocol/messages.ts'
 
 /** A swarm answer. */
 export interface SwarmAnswer { meta: FileMeta | null, members: Member[] }
@@ -97,9 +98,21 @@ export class TrackerLink extends EventEmitter {
   }
 
   /** Registers owned files and wants; resolves with our peer id once the tracker ACKs. */
+  /**
+   * Registers what we hold and want; resolves with our peer id. Rejects at once, sending nothing, when
+   * the registration is larger than any message may be: every shared file's hashes travel in it (32
+   * bytes a segment), so one peer can share about 524,000 segments in all (512 GiB in 1 MiB segments).
+   * Sent anyway, the tracker would drop the connection and the peer only see a broken pipe.
+   */
   async register (host: string, port: number, files: FileMeta[], wants: string[]): Promise<number> {
+    const parts = encodeMessage({ type: 'register', host, port, files, wants })
+    const body = parts.reduce((n, part) => n + part.length, 0) - FRAME_HEADER_BYTES
+    if (body > DEFAULT_MAX_FRAME_BYTES) {
+      const segments = files.reduce((n, f) => n + f.hashes.length / HASH_BYTES, 0)
+      throw new Error(`cannot register ${files.length} file${files.length === 1 ? '' : 's'} of ${segments} segments in all: the registration would be ${(body / 1048576).toFixed(1)} MiB, and a message carries at most ${(DEFAULT_MAX_FRAME_BYTES / 1048576).toFixed(1)} MiB (32 bytes of hash a segment); share fewer files per process, or use a larger --segment-size`)
+    }
     const p = new Promise<number>((resolve, reject) => { this.ack = { resolve, reject } })
-    this.conn.send({ type: 'register', host, port, files, wants })
+    this.conn.sendEncoded(parts)
     return await p
   }
 

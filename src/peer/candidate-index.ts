@@ -14,8 +14,6 @@
  * taken from its front.
  */
 export class CandidateIndex {
-  /** Segments in all (0..total-1). */
-  readonly total: number
   /** Candidates now. */
   size = 0
   private readonly avail: Int32Array
@@ -31,15 +29,15 @@ export class CandidateIndex {
 
   /** `tiebreak[i]` orders segments of equal availability (lower first; equal values by index). No candidates yet. */
   constructor (tiebreak: ArrayLike<number>) {
-    this.total = tiebreak.length
-    this.avail = new Int32Array(this.total)
-    this.member = new Uint8Array(this.total)
-    this.words = Math.ceil(this.total / 32)
-    const order = Array.from({ length: this.total }, (_, i) => i)
+    const total = tiebreak.length
+    this.avail = new Int32Array(total)
+    this.member = new Uint8Array(total)
+    this.words = Math.ceil(total / 32)
+    const order = Array.from({ length: total }, (_, i) => i)
     order.sort((a, b) => (tiebreak[a] as number) - (tiebreak[b] as number) || a - b)
     this.segAt = Uint32Array.from(order)
-    this.rankOf = new Uint32Array(this.total)
-    for (let r = 0; r < this.total; r++) this.rankOf[this.segAt[r] as number] = r
+    this.rankOf = new Uint32Array(total)
+    for (let r = 0; r < total; r++) this.rankOf[this.segAt[r] as number] = r
   }
 
   /** Known sources holding segment `i` (candidate or not). */
@@ -54,8 +52,6 @@ export class CandidateIndex {
       this.mark(was + delta, i)
     }
   }
-
-  has (i: number): boolean { return this.member[i] === 1 }
 
   /** Makes segment `i` a candidate (no-op if it is). */
   add (i: number): void {

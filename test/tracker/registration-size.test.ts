@@ -12,7 +12,7 @@ function metaOf (name: string, segments: number): FileMeta {
 }
 
 describe('TrackerLink.register: registrations larger than a message (127.0.0.1, real sockets)', () => {
-  it('refuses at once with a clear reason, sends nothing, and the link still registers what fits', async t => {
+  it('refuses at once with a clear reason, sends nothing, and the link still registers what fits', { timeout: 10_000 }, async t => {
     const tracker = new Tracker({ secret: null })
     const { host, port } = await tracker.listen('127.0.0.1', 0)
     t.after(async () => { await tracker.close() })

@@ -16,12 +16,15 @@ import { cpuSince, cpuSnapshot, failedRun, peakRssByRole, type SwarmSetup } from
 import { ProcessSet, type BenchProcess } from './proc.ts'
 import type { SystemRun } from './results.ts'
 import { runQuiet } from './tools.ts'
+import { defaultSegmentSize } from '../storage/hasher.ts'
 
 const MKTORRENT_TIMEOUT_MS = 300_000
 const SEED_READY_MS = 30_000
 const POLL_MS = 20
-/** 2^20: 1 MiB pieces, the same as DFSS's default segment. */
-const PIECE_LENGTH_LOG2 = 20
+/** log2 of the piece size of a torrent of `fileBytes`: the segment size `dfss share` picks for that file (mktorrent -l). */
+export function pieceLengthLog2 (fileBytes: number): number {
+  return Math.log2(defaultSegmentSize(fileBytes))
+}
 
 /** aria2c flags shared by the seed and the downloaders: a closed loopback swarm. */
 export function aria2CommonArgs (o: { port: number, dir: string, uploadLimit: number | null, parentPid: number }): string[] {
@@ -112,7 +115,7 @@ export async function runAria2Swarm (s: SwarmSetup): Promise<SystemRun> {
     tracker = t.server
     const torrent = path.join(s.work, `${s.name}.torrent`)
     const mkStart = performance.now()
-    const mk = await runQuiet(s.tools.mktorrent, ['-a', t.announce, '-l', String(PIECE_LENGTH_LOG2), '-o', torrent, s.file], MKTORRENT_TIMEOUT_MS)
+    const mk = await runQuiet(s.tools.mktorrent, ['-a', t.announce, '-l', String(pieceLengthLog2(s.fileBytes)), '-o', torrent, s.file], MKTORRENT_TIMEOUT_MS)
     if (mk.code !== 0) throw new Error(`mktorrent failed: ${mk.output.trim().slice(-300)}`)
     const prepS = (performance.now() - mkStart) / 1000
     const hook = path.join(s.work, 'on-complete.sh')

@@ -156,7 +156,7 @@ export function buildProgram (): Command {
   peerOpts(program.command('share'))
     .description('share files (a directory shares the files under it by relative path) until SIGINT/SIGTERM')
     .argument('<path...>', 'files or directories')
-    .option('--segment-size <bytes>', 'segment size, e.g. 1MiB (max 16MiB)', (v: string) => {
+    .option('--segment-size <bytes>', 'segment size, e.g. 1MiB (max 16MiB; default 1MiB, 2MiB for files over 512MiB)', (v: string) => {
       const n = (() => { try { return parseRate(v) } catch (e) { throw new InvalidArgumentError((e as Error).message) } })()
       if (!Number.isInteger(n) || n < 1 || n > MAX_SEGMENT_BYTES) throw new InvalidArgumentError('must be a whole number of bytes from 1 to 16MiB')
       return n

@@ -7,7 +7,7 @@ import type { CatalogEntry, Message } from '../protocol/messages.ts'
 import type { LingerEnd } from '../peer/linger.ts'
 import { MAX_PIPELINE } from '../peer/link-pacing.ts'
 import { PeerNode, type PeerNodeOptions } from '../peer/peer.ts'
-import { DEFAULT_SEGMENT_BYTES, hashFile } from '../storage/hasher.ts'
+import { hashFile } from '../storage/hasher.ts'
 import { tuneV8ForTransfers } from '../util/v8-tuning.ts'
 import { directWriter } from '../storage/direct-io.ts'
 import { RealStore } from '../storage/real-store.ts'
@@ -160,12 +160,11 @@ export async function runShare (paths: string[], o: PeerCliOptions & { segmentSi
   const store = new RealStore(process.cwd(), { ...(o.maxOpenFiles !== undefined ? { maxOpenFiles: o.maxOpenFiles } : {}) })
   const shares = await collectShares(paths)
   if (shares.length === 0) throw new Error('nothing to share')
-  const segmentSize = o.segmentSize ?? DEFAULT_SEGMENT_BYTES
   for (const s of shares) {
     const t0 = performance.now()
-    const meta = await hashFile(s.file, s.name, segmentSize)
+    const meta = await hashFile(s.file, s.name, o.segmentSize)
     await store.addShared(s.file, meta)
-    io.out(`hashed ${s.name}: ${formatBytes(meta.size)}, ${meta.hashes.length / 32} segments, id ${deriveFileId(meta).slice(0, 16)}, in ${((performance.now() - t0) / 1000).toFixed(2)} s\n`)
+    io.out(`hashed ${s.name}: ${formatBytes(meta.size)}, ${meta.hashes.length / 32} segments of ${formatBytes(meta.segmentSize)}, id ${deriveFileId(meta).slice(0, 16)}, in ${((performance.now() - t0) / 1000).toFixed(2)} s\n`)
   }
   if (o.tuneV8 === true) tuneV8ForTransfers()
   const node = new PeerNode({ store, rank: 0, ...peerOptions(o), download: { verify: verifySegment } })

@@ -3,18 +3,41 @@ import { open, stat } from 'node:fs/promises'
 import { HashWorkerError, hashSegmentsInParallel, worthThreads } from './hash-pool.ts'
 import { HASH_BYTES, countSegments, type FileMeta } from '../protocol/messages.ts'
 
-/** Default segment size of real files: 1 MiB. */
+/** Segment size of real files up to LARGE_FILE_BYTES: 1 MiB. */
 export const DEFAULT_SEGMENT_BYTES = 1024 * 1024
+
+/** Files larger than this are cut into LARGE_SEGMENT_BYTES segments by default: 512 MiB, 512 segments of 1 MiB. */
+export const LARGE_FILE_BYTES = 512 * 1024 * 1024
+
+/**
+ * Default segment size of files above LARGE_FILE_BYTES: 2 MiB. Every segment costs a getter a request,
+ * a frame, a direct write, a digest finalisation and HAVEs to its subscribers, whatever its size; a
+ * large file has segments enough to spread over any swarm, so they are made larger there. 1 GiB from
+ * one seed to three getters (scripts/perf/swarm-run.sh 3, 4 pairs alternating, 2026-12-07): 3.16-3.90
+ * s and 6.14-7.72 CPU s in 2 MiB segments against 3.59-4.23 s and 7.18-8.03 CPU s in 1 MiB ones.
+ * Not larger: a getter's memory grows with the segment (requests in flight, writes, uploads being
+ * read), 125-141 MiB resident at 2 MiB against 108-110 MiB at 1 MiB, and 165-181 MiB at 4 MiB,
+ * above the 150 MiB a process may take. Smaller files keep 1 MiB: a 256 MiB file then has 256
+ * segments, and a capped swarm's end waits for each hop of a segment.
+ */
+export const LARGE_SEGMENT_BYTES = 2 * 1024 * 1024
+
+/** The segment size `share` uses for a file of `fileBytes` bytes unless told otherwise (see LARGE_SEGMENT_BYTES). */
+export function defaultSegmentSize (fileBytes: number): number {
+  return fileBytes > LARGE_FILE_BYTES ? LARGE_SEGMENT_BYTES : DEFAULT_SEGMENT_BYTES
+}
 
 /**
  * Cuts a file on disk into segments and hashes each with SHA-256. Files of at least
  * PARALLEL_HASH_MIN_SEGMENTS segments are hashed on worker threads (see hash-pool.ts: one per core,
  * at most 4, within the address-space limit; each reads 128 KiB at a time), smaller ones, or all
  * where no second thread is to be had, on this thread (one segment at a time); either way memory
- * stays small whatever the file size. `name` is the name registered with the tracker.
+ * stays small whatever the file size. `name` is the name registered with the tracker; `segmentSize`
+ * defaults to {@link defaultSegmentSize} of the file's size.
  */
-export async function hashFile (filePath: string, name: string, segmentSize = DEFAULT_SEGMENT_BYTES): Promise<FileMeta> {
+export async function hashFile (filePath: string, name: string, segmentSize?: number): Promise<FileMeta> {
   const size = (await stat(filePath)).size
+  segmentSize ??= defaultSegmentSize(size)
   const n = countSegments(size, segmentSize)
   let hashes: Buffer | null = null
   if (worthThreads(n)) {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { pieceLengthLog2 } from '../../src/bench/aria2-system.ts'
 import { parseGetSummary, seedShareOf } from '../../src/bench/dfss-system.ts'
 import { fluidLowerBoundSeconds, swarmEfficiency } from '../../src/bench/fluid.ts'
 import { lastDoneMs, parseGetterEvents, swarmPhases, type GetterEvent } from '../../src/bench/phases.ts'
@@ -10,6 +11,14 @@ import { median, pairedRatios, ratio, summarize } from '../../src/bench/stats.ts
 import { formatSpread, formatTable } from '../../src/bench/table.ts'
 
 const MiB = 1024 * 1024
+
+describe('aria2 torrents', () => {
+  it('have the pieces of the segments dfss share cuts the same file into', () => {
+    assert.equal(pieceLengthLog2(64 * 1024 * 1024), 20)
+    assert.equal(pieceLengthLog2(256 * 1024 * 1024), 20)
+    assert.equal(pieceLengthLog2(1024 * 1024 * 1024), 21)
+  })
+})
 
 describe('median and spread', () => {
   it('median of odd and even counts, unsorted input', () => {

@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import net from 'node:net'
 import os, { availableParallelism } from 'node:os'
 import path from 'node:path'
 import { describe, it } from 'node:test'
 import { MAX_LINGER_S, parseLinger } from '../../src/cli/main.ts'
 import { deriveFileId } from '../../src/protocol/file-id.ts'
-import { hashFile } from '../../src/storage/hasher.ts'
+import { LARGE_FILE_BYTES, defaultSegmentSize, hashFile } from '../../src/storage/hasher.ts'
 import { BIN, ROOT, runCommand, runDfss, type CliResult } from '../helpers/cli.ts'
 
 const COMMANDS = ['run', 'demo', 'tracker', 'share', 'get', 'ls', 'bench', 'mpi']
@@ -26,6 +26,15 @@ async function runOn (n: number, inputs: Record<string, string>): Promise<{ res:
 }
 
 /** `dfss ARGS` under `ulimit -v KIB` (Linux sh). */
+/** A port of 127.0.0.1 that was free a moment ago, with nothing listening on it. */
+async function closedPort (): Promise<number> {
+  const probe = net.createServer().listen(0, '127.0.0.1')
+  await once(probe, 'listening')
+  const port = (probe.address() as net.AddressInfo).port
+  await new Promise(resolve => probe.close(resolve))
+  return port
+}
+
 async function runDfssUnderUlimit (kib: number, args: string[], cwd: string): Promise<CliResult> {
   return await runCommand('/bin/sh', ['-c', `ulimit -v ${kib} && exec "$0" "$@"`, process.execPath, BIN, ...args], { cwd, timeoutMs: 60_000 })
 }
@@ -116,6 +125,33 @@ describe('dfss CLI', () => {
     assert.match(res.stderr, /--linger.*expected 0 to/)
   })
 
+  it('share cuts files over 512 MiB into 2 MiB segments unless told a size, smaller ones into 1 MiB', async () => {
+    assert.equal(defaultSegmentSize(0), 1024 * 1024)
+    assert.equal(defaultSegmentSize(LARGE_FILE_BYTES), 1024 * 1024)
+    assert.equal(defaultSegmentSize(LARGE_FILE_BYTES + 1), 2 * 1024 * 1024)
+    assert.equal(defaultSegmentSize(2 ** 40), 2 * 1024 * 1024)
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'dfss-segsize-'))
+    try {
+      // Sparse files: no disk used, read back as zeros.
+      for (const [name, size] of [['at-limit.bin', LARGE_FILE_BYTES], ['above.bin', LARGE_FILE_BYTES + 1]] as const) {
+        const fh = await open(path.join(dir, name), 'w')
+        await fh.truncate(size)
+        await fh.close()
+      }
+      const port = await closedPort()
+      const r = await runDfss(['share', 'at-limit.bin', 'above.bin', '-t', `127.0.0.1:${port}`, '--host', '127.0.0.1'], { cwd: dir })
+      assert.match(r.stdout, /^hashed at-limit\.bin: 512\.0 MiB, 512 segments of 1\.0 MiB, id /m)
+      assert.match(r.stdout, /^hashed above\.bin: 512\.0 MiB, 257 segments of 2\.0 MiB, id /m)
+      const told = await runDfss(['share', 'above.bin', '--segment-size', '1MiB', '-t', `127.0.0.1:${port}`, '--host', '127.0.0.1'], { cwd: dir })
+      assert.match(told.stdout, /^hashed above\.bin: 512\.0 MiB, 513 segments of 1\.0 MiB, id /m)
+      // Nothing listens at the port: an ordinary failure once hashed.
+      assert.equal(r.code, 1, r.stderr)
+      assert.equal(told.code, 1, told.stderr)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
   it('share hashes a large file on one thread under a tight `ulimit -v` instead of dying starting threads', { skip: process.platform !== 'linux' || availableParallelism() < 2 }, async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'dfss-ulimit-'))
     try {
@@ -124,14 +160,11 @@ describe('dfss CLI', () => {
       const meta = await hashFile(file, 'big.bin', 64 * 1024)
       // 1.8 GB of address space: room for Node, not for the 1 GiB each hashing thread is allowed (a thread
       // reserves 0.6-0.9 GiB; where it cannot, V8 kills the whole process).
-      // A port that was just free: nothing listens there, so the share ends once it has hashed.
-      const probe = net.createServer().listen(0, '127.0.0.1')
-      await once(probe, 'listening')
-      const port = (probe.address() as net.AddressInfo).port
-      await new Promise(resolve => probe.close(resolve))
+      // Nothing listens at the port, so the share ends once it has hashed.
+      const port = await closedPort()
       const r = await runDfssUnderUlimit(1_800_000, ['share', file, '--segment-size', '64KiB', '-t', `127.0.0.1:${port}`, '--host', '127.0.0.1'], dir)
       assert.equal(r.signal, null, r.stderr)
-      assert.match(r.stdout, new RegExp(`^hashed big\\.bin: .*, 41 segments, id ${deriveFileId(meta).slice(0, 16)}, in `, 'm'))
+      assert.match(r.stdout, new RegExp(`^hashed big\\.bin: .*, 41 segments of 64\\.0 KiB, id ${deriveFileId(meta).slice(0, 16)}, in `, 'm'))
       // Then it cannot reach the tracker: an ordinary failure, not a crash.
       assert.equal(r.code, 1, r.stderr)
     } finally {

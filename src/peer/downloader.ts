@@ -4,6 +4,7 @@ import { HASH_BYTES, type FileMeta, type Member, type Transfer } from '../protoc
 import { unsafeNameReason } from '../protocol/names.ts'
 import { ProtocolError } from '../protocol/errors.ts'
 import { Bitfield } from '../storage/bitfield.ts'
+import { segmentLength } from '../storage/verify.ts'
 import { segmentBuffers } from '../util/buffer-pool.ts'
 import type { DownloadFile, SegmentStore, StoredSegment } from '../storage/store.ts'
 import { MAX_PIPELINE } from './link-pacing.ts'
@@ -49,6 +50,12 @@ export interface DownloaderOptions {
   pipelineCap?: number
   /** Requests in flight in all. Default 32. */
   maxInFlight?: number
+  /**
+   * Bytes of the segments in flight in all (a request counts until its segment is handed to the
+   * store, so a slow disk holds back new requests, not memory). No request is made at or past it, and
+   * one always may be when none is in flight. Default: no limit beyond maxInFlight.
+   */
+  maxInFlightBytes?: number
   /** Fraction of a file after which a source is asked only when no other can help. Default 0.5. */
   maxShare?: number
   /** Ask the tracker for the swarm again after this many segments of a file. Default 10. */
@@ -146,6 +153,8 @@ export class Downloader extends EventEmitter {
   private readonly tally = new Map<string, Transfer>()
   private readonly opts: Required<DownloaderOptions>
   private inFlightTotal = 0
+  /** Bytes of the segments of those requests (see DownloaderOptions.maxInFlightBytes). */
+  private inFlightBytes = 0
   private readonly selfId: () => number
 
   constructor (deps: { tracker: TrackerApi, store: SegmentStore, pool: PeerPool, announce: (file: string, index: number) => void, selfId: () => number }, opts: DownloaderOptions) {
@@ -160,6 +169,7 @@ export class Downloader extends EventEmitter {
       requestsPerFile: opts.requestsPerFile ?? Number.POSITIVE_INFINITY,
       pipelineCap: opts.pipelineCap ?? Math.max(MAX_PIPELINE, opts.perSourceLimit ?? 4),
       maxInFlight: opts.maxInFlight ?? 32,
+      maxInFlightBytes: opts.maxInFlightBytes ?? Number.POSITIVE_INFINITY,
       refreshEvery: opts.refreshEvery ?? 10,
       maxShare: opts.maxShare ?? 0.5,
       requestTimeoutMs: opts.requestTimeoutMs ?? 15_000,
@@ -290,7 +300,12 @@ export class Downloader extends EventEmitter {
    * requests for 8,000 files).
    */
   private waitingForTurn (job: FileJob): boolean {
-    return job.inFlight.size === 0 && this.inFlightTotal >= this.opts.maxInFlight
+    return job.inFlight.size === 0 && !this.roomForRequest()
+  }
+
+  /** True while another request fits within maxInFlight and maxInFlightBytes. */
+  private roomForRequest (): boolean {
+    return this.inFlightTotal < this.opts.maxInFlight && (this.inFlightTotal === 0 || this.inFlightBytes < this.opts.maxInFlightBytes)
   }
 
   private setBits (job: FileJob, s: Source, bits: Bitfield | null): void {
@@ -319,7 +334,7 @@ export class Downloader extends EventEmitter {
         s.lacks.delete(index) // it has it now, whatever it said before
         // Most HAVEs are for segments we hold, or arrive while every slot is taken: no pass needed then
         // (a slot that frees up schedules its own).
-        if (job.missing.has(index) && s.inFlight < this.sourceLimit(s, this.perSource(job)) && this.inFlightTotal < this.opts.maxInFlight) this.schedulePump()
+        if (job.missing.has(index) && s.inFlight < this.sourceLimit(s, this.perSource(job)) && this.roomForRequest()) this.schedulePump()
       }
       link.on('have-map', onMap)
       link.on('have', onHave)
@@ -358,10 +373,10 @@ export class Downloader extends EventEmitter {
     // What a file's picks are made from, built once per pass and kept up to date as requests go out.
     const plans = new Map<FileJob, Plan>()
     let progress = true
-    while (progress && this.inFlightTotal < this.opts.maxInFlight) {
+    while (progress && this.roomForRequest()) {
       progress = false
       for (const job of this.jobs.values()) {
-        if (this.inFlightTotal >= this.opts.maxInFlight) break
+        if (!this.roomForRequest()) break
         if (job.finishing || job.missing.size === 0) continue
         if (this.issueOne(job, plans)) progress = true
       }
@@ -466,13 +481,16 @@ export class Downloader extends EventEmitter {
     s.inFlight++
     s.asked++
     s.taken++
+    const bytes = segmentLength(job.meta, index)
     this.inFlightTotal++
+    this.inFlightBytes += bytes
     link.request(job.meta.name, index, this.opts.requestTimeoutMs).then(async result => {
       try { await this.settle(job, s, index, asked, result) } finally {
         // Still missing with nothing in flight (refused, failed, bad): a candidate again.
         if (job.missing.has(index) && !job.inFlight.has(index)) job.candidates.add(index)
         // Counted in flight until written: a slow disk holds back new requests, not memory.
         this.inFlightTotal--
+        this.inFlightBytes -= bytes
         this.schedulePump()
       }
     }).catch((err: Error) => { this.failJob(job, err) })

@@ -86,7 +86,7 @@ export const REQUESTS_PER_FILE = 6
  * 1 MiB segments (as many as its 16 requests), eight 2 MiB ones. A request counts until its segment is
  * queued for the disk, so while the disk lags, segments received pile up to this much at most. With a
  * count alone, 2 MiB segments let a getter hold 32 of them at once (64 MiB of segment memory, recent
- * segments included) and peak at 136-145 MiB resident.
+ * segments included) and peak at 127-145 MiB resident.
  */
 export const MAX_IN_FLIGHT_BYTES = 16 * 1024 * 1024
 

@@ -15,9 +15,9 @@ export const LARGE_FILE_BYTES = 512 * 1024 * 1024
  * large file has segments enough to spread over any swarm, so they are made larger there. 1 GiB from
  * one seed to three getters (scripts/perf/swarm-run.sh 3, 4 pairs alternating, 2026-12-07): 3.16-3.90
  * s and 6.14-7.72 CPU s in 2 MiB segments against 3.59-4.23 s and 7.18-8.03 CPU s in 1 MiB ones.
- * Not larger for now: with the in-flight byte bound of `dfss get` (MAX_IN_FLIGHT_BYTES in cli/real.ts), 4 MiB
- * segments took 10-17% less CPU again, and a getter 114-121 MiB resident (106-112 MiB at 2 MiB), but
- * the transfer was not clearly shorter in 3 pairs. Smaller files keep 1 MiB: a 256 MiB file then has
+ * Not larger for now: with the in-flight byte bound of `dfss get` (MAX_IN_FLIGHT_BYTES in
+ * cli/real.ts), 4 MiB segments took 10-17% less CPU again, and a getter 114-121 MiB resident (106-112
+ * MiB at 2 MiB), but the transfer was not clearly shorter in 3 pairs. Smaller files keep 1 MiB: a 256 MiB file then has
  * 256 segments, and a capped swarm's end waits for each hop of a segment.
  */
 export const LARGE_SEGMENT_BYTES = 2 * 1024 * 1024

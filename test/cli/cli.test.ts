@@ -25,7 +25,6 @@ async function runOn (n: number, inputs: Record<string, string>): Promise<{ res:
   }
 }
 
-/** `dfss ARGS` under `ulimit -v KIB` (Linux sh). */
 /** A port of 127.0.0.1 that was free a moment ago, with nothing listening on it. */
 async function closedPort (): Promise<number> {
   const probe = net.createServer().listen(0, '127.0.0.1')
@@ -35,6 +34,7 @@ async function closedPort (): Promise<number> {
   return port
 }
 
+/** `dfss ARGS` under `ulimit -v KIB` (Linux sh). */
 async function runDfssUnderUlimit (kib: number, args: string[], cwd: string): Promise<CliResult> {
   return await runCommand('/bin/sh', ['-c', `ulimit -v ${kib} && exec "$0" "$@"`, process.execPath, BIN, ...args], { cwd, timeoutMs: 60_000 })
 }

@@ -37,6 +37,7 @@ async function start (maxInFlightBytes: number): Promise<{ asked: number[], answ
   link['subscribe'] = (file: string): void => { setImmediate(() => link.emit('have-map', file, SEGMENTS, Buffer.from(Bitfield.full(SEGMENTS).bytes))) }
   const pool = { get: async () => link } as unknown as PeerPool
   const store = new ClassicStore(9, dir, { owned: [], wants: [], wantLines: [] })
+  // No room for peer sources: no timer asking the tracker for more, which would keep the process alive.
   const d = new Downloader({ tracker, store, pool, announce: () => {}, selfId: () => 9 }, { verify: () => true, perSourceLimit: 16, maxInFlight: 16, maxInFlightBytes, maxSourcesPerFile: 0 })
   d.download('f').catch(() => {})
   await settle()

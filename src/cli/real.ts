@@ -83,10 +83,12 @@ export const REQUESTS_PER_FILE = 6
 
 /**
  * Bytes of segments `dfss get` has requested and not yet handed to its store, over all files: sixteen
- * 1 MiB segments (as many as its 16 requests), eight 2 MiB ones. A request counts until its segment is
- * queued for the disk, so while the disk lags, segments received pile up to this much at most. With a
- * count alone, 2 MiB segments let a getter hold 32 of them at once (64 MiB of segment memory, recent
- * segments included) and peak at 127-145 MiB resident.
+ * 1 MiB segments (as many as its 16 requests), eight 2 MiB ones; but REQUESTS_PER_FILE requests may
+ * always be out, so that segments of up to 16 MiB (`share --segment-size`) still come from several
+ * sources at once. A request counts until its segment is queued for the disk, so while the disk lags,
+ * segments received pile up to this much at most. With a count alone, 2 MiB segments let a getter
+ * hold 32 of them at once (64 MiB of segment memory, recent segments included) and peak at 127-145
+ * MiB resident.
  */
 export const MAX_IN_FLIGHT_BYTES = 16 * 1024 * 1024
 
@@ -213,7 +215,7 @@ export async function runGet (patterns: string[], o: PeerCliOptions & { out: str
   const lingerS = o.linger ?? DEFAULT_LINGER_S
   if (o.tuneV8 === true) tuneV8ForTransfers()
   const store = new RealStore(path.resolve(o.out), { directIo: o.directIo ?? true, ...(o.maxOpenFiles !== undefined ? { maxOpenFiles: o.maxOpenFiles } : {}) })
-  const node = new PeerNode({ store, rank: 0, ...peerOptions(o), download: { verify: verifySegment, perSourceLimit: PIPELINE_PER_SOURCE, requestsPerFile: REQUESTS_PER_FILE, maxInFlight: 16, maxInFlightBytes: MAX_IN_FLIGHT_BYTES, ...(o.requestTimeout !== undefined ? { requestTimeoutMs: o.requestTimeout * 1000 } : {}) } })
+  const node = new PeerNode({ store, rank: 0, ...peerOptions(o), download: { verify: verifySegment, perSourceLimit: PIPELINE_PER_SOURCE, requestsPerFile: REQUESTS_PER_FILE, maxInFlight: 16, maxInFlightBytes: MAX_IN_FLIGHT_BYTES, minInFlight: REQUESTS_PER_FILE, ...(o.requestTimeout !== undefined ? { requestTimeoutMs: o.requestTimeout * 1000 } : {}) } })
   node.on('warning', (e: Error) => { if (o.progress !== 'tty') io.err(`dfss get: ${e.message}`) })
   const t0 = performance.now()
   try {

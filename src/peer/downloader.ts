@@ -52,10 +52,15 @@ export interface DownloaderOptions {
   maxInFlight?: number
   /**
    * Bytes of the segments in flight in all (a request counts until its segment is handed to the
-   * store, so a slow disk holds back new requests, not memory). No request is made at or past it, and
-   * one always may be when none is in flight. Default: no limit beyond maxInFlight.
+   * store, so a slow disk holds back new requests, not memory). No request is made at or past it,
+   * except while fewer than minInFlight are out. Default: no limit beyond maxInFlight.
    */
   maxInFlightBytes?: number
+  /**
+   * Requests that may be in flight whatever their bytes (large segments still come from several
+   * sources at once). Default 1.
+   */
+  minInFlight?: number
   /** Fraction of a file after which a source is asked only when no other can help. Default 0.5. */
   maxShare?: number
   /** Ask the tracker for the swarm again after this many segments of a file. Default 10. */
@@ -170,6 +175,7 @@ export class Downloader extends EventEmitter {
       pipelineCap: opts.pipelineCap ?? Math.max(MAX_PIPELINE, opts.perSourceLimit ?? 4),
       maxInFlight: opts.maxInFlight ?? 32,
       maxInFlightBytes: opts.maxInFlightBytes ?? Number.POSITIVE_INFINITY,
+      minInFlight: opts.minInFlight ?? 1,
       refreshEvery: opts.refreshEvery ?? 10,
       maxShare: opts.maxShare ?? 0.5,
       requestTimeoutMs: opts.requestTimeoutMs ?? 15_000,
@@ -303,9 +309,9 @@ export class Downloader extends EventEmitter {
     return job.inFlight.size === 0 && !this.roomForRequest()
   }
 
-  /** True while another request fits within maxInFlight and maxInFlightBytes. */
+  /** True while another request fits within maxInFlight and maxInFlightBytes (see minInFlight). */
   private roomForRequest (): boolean {
-    return this.inFlightTotal < this.opts.maxInFlight && (this.inFlightTotal === 0 || this.inFlightBytes < this.opts.maxInFlightBytes)
+    return this.inFlightTotal < this.opts.maxInFlight && (this.inFlightTotal < this.opts.minInFlight || this.inFlightBytes < this.opts.maxInFlightBytes)
   }
 
   private setBits (job: FileJob, s: Source, bits: Bitfield | null): void {

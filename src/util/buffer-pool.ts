@@ -22,16 +22,23 @@ export class BufferPool {
   /** Wholly free slabs kept (see slotFreed), the one freed longest ago first. */
   private readonly spares: AlignedSlab[] = []
   private held = 0
+  private heldBytes = 0
   /** Holders of each buffer handed out (absent = idle or dropped). */
   private readonly refs = new WeakMap<ArrayBuffer, number>()
   private readonly ours = new WeakSet<ArrayBuffer>()
   private readonly maxBuffers: number
   private readonly minBytes: number
+  private readonly maxIdleBytes: number
 
-  /** Keeps at most `maxBuffers` idle buffers of at least `minBytes` each. */
-  constructor (maxBuffers = 16, minBytes = 64 * 1024) {
+  /**
+   * Keeps at most `maxBuffers` idle buffers of at least `minBytes` each, and at most `maxIdleBytes`
+   * in all: sixteen 1 MiB segments, one of 16 MiB (counted in buffers alone, a getter of 16 MiB
+   * segments could keep 256 MiB idle).
+   */
+  constructor (maxBuffers = 16, minBytes = 64 * 1024, maxIdleBytes = 16 * 1024 * 1024) {
     this.maxBuffers = maxBuffers
     this.minBytes = minBytes
+    this.maxIdleBytes = maxIdleBytes
   }
 
   /** A buffer of exactly `length` bytes, with unspecified content, held once by the caller. */
@@ -39,8 +46,10 @@ export class BufferPool {
     if (length >= this.minBytes) {
       const list = this.free.get(length)
       let ab = list?.pop()
-      if (ab !== undefined) this.held--
-      else {
+      if (ab !== undefined) {
+        this.held--
+        this.heldBytes -= ab.byteLength
+      } else {
         ab = new ArrayBuffer(length)
         this.ours.add(ab)
       }
@@ -137,11 +146,12 @@ export class BufferPool {
     if (n === undefined) return // given back already
     if (n > 1) { this.refs.set(ab, n - 1); return }
     this.refs.delete(ab)
-    if (this.held >= this.maxBuffers) return
+    if (this.held >= this.maxBuffers || this.heldBytes + ab.byteLength > this.maxIdleBytes) return
     const list = this.free.get(ab.byteLength) ?? []
     list.push(ab)
     this.free.set(ab.byteLength, list)
     this.held++
+    this.heldBytes += ab.byteLength
   }
 
   /** Holders of the buffer under `view` (0 when idle or not from take()); for tests. */

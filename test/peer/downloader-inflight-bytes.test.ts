@@ -19,7 +19,7 @@ const settle = async (): Promise<void> => { for (let i = 0; i < 10; i++) await n
  * One seed holding every segment of a 10-segment file, which answers only when the test says so;
  * `answer()` completes the oldest request still out.
  */
-async function start (maxInFlightBytes: number): Promise<{ asked: number[], answer: () => void, dir: string }> {
+async function start (maxInFlightBytes: number, minInFlight?: number): Promise<{ asked: number[], answer: () => void, dir: string }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'dfss-inflight-'))
   const meta = classicMeta('f', Array.from({ length: SEGMENTS }, (_, i) => String(i % 10).repeat(32)))
   const seed: Member = { id: 1, host: '127.0.0.1', port: 1001, uploads: 0, seed: true }
@@ -38,7 +38,7 @@ async function start (maxInFlightBytes: number): Promise<{ asked: number[], answ
   const pool = { get: async () => link } as unknown as PeerPool
   const store = new ClassicStore(9, dir, { owned: [], wants: [], wantLines: [] })
   // No room for peer sources: no timer asking the tracker for more, which would keep the process alive.
-  const d = new Downloader({ tracker, store, pool, announce: () => {}, selfId: () => 9 }, { verify: () => true, perSourceLimit: 16, maxInFlight: 16, maxInFlightBytes, maxSourcesPerFile: 0 })
+  const d = new Downloader({ tracker, store, pool, announce: () => {}, selfId: () => 9 }, { verify: () => true, perSourceLimit: 16, maxInFlight: 16, maxInFlightBytes, maxSourcesPerFile: 0, ...(minInFlight !== undefined ? { minInFlight } : {}) })
   d.download('f').catch(() => {})
   await settle()
   return { asked, dir, answer: () => { waiting.shift()?.({ kind: 'data', data: Buffer.alloc(CLASSIC_SEGMENT_BYTES, 1), digest: null }) } }
@@ -63,5 +63,15 @@ describe('Downloader: bytes in flight', () => {
     s.answer()
     await settle()
     assert.equal(s.asked.length, 2)
+  })
+
+  it('allows minInFlight requests whatever their bytes, and no more past the budget', async t => {
+    t.mock.timers.enable({ apis: ['setTimeout'] })
+    const s = await start(1, 3)
+    t.after(async () => { await rm(s.dir, { recursive: true, force: true }) })
+    assert.equal(s.asked.length, 3)
+    s.answer()
+    await settle()
+    assert.equal(s.asked.length, 4, 'one answered: back to two out, so a third may go')
   })
 })

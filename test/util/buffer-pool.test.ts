@@ -61,6 +61,19 @@ describe('BufferPool', () => {
     assert.notEqual(pool.take(2048).buffer, b.buffer)
   })
 
+  it('keeps at most maxIdleBytes idle in all', () => {
+    const pool = new BufferPool(16, 1024, 5000)
+    const a = pool.take(2048)
+    const b = pool.take(2048)
+    const c = pool.take(2048)
+    pool.give(a)
+    pool.give(b)
+    pool.give(c) // 6144 bytes would be past 5000: dropped
+    const again = [pool.take(2048), pool.take(2048), pool.take(2048)].map(x => x.buffer)
+    assert.ok(again.includes(a.buffer) && again.includes(b.buffer))
+    assert.ok(!again.includes(c.buffer))
+  })
+
   it('takeAligned puts byte `at` on a page boundary, reuses aligned buffers for aligned takes only', t => {
     if (!addressSpaceUnlimited()) { t.skip('address-space limit: takeAligned falls back to take'); return }
     const pool = new BufferPool(4, 1024)

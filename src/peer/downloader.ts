@@ -301,9 +301,9 @@ export class Downloader extends EventEmitter {
 
   /**
    * True when `job` has no request out only because other files use every request slot (maxInFlight,
-   * maxInFlightBytes): it is queued, neither stalled nor in need of a fresh swarm. With thousands of files wanted at once,
-   * treating those as stalled asked the tracker for their swarms about ten times per file (79,100 swarm
-   * requests for 8,000 files).
+   * maxInFlightBytes): it is queued, neither stalled nor in need of a fresh swarm. With thousands of
+   * files wanted at once, treating those as stalled asked the tracker for their swarms about ten times
+   * per file (79,100 swarm requests for 8,000 files).
    */
   private waitingForTurn (job: FileJob): boolean {
     return job.inFlight.size === 0 && !this.roomForRequest()

@@ -97,11 +97,11 @@ export class TrackerLink extends EventEmitter {
     }
   }
 
-  /** Registers owned files and wants; resolves with our peer id once the tracker ACKs. */
   /**
-   * Registers what we hold and want; resolves with our peer id. Rejects at once, sending nothing, when
-   * the registration is larger than any message may be: every shared file's hashes travel in it (32
-   * bytes a segment), so one peer can share about 524,000 segments in all (512 GiB in 1 MiB segments).
+   * Registers what we hold and want; resolves with our peer id once the tracker ACKs. Rejects at once,
+   * sending nothing, when the registration is larger than any message may be: every shared file's
+   * hashes travel in it (32 bytes a segment), so one peer can share about 524,000 segments in all
+   * (1 TiB in the 2 MiB segments of large files).
    * Sent anyway, the tracker would drop the connection and the peer only see a broken pipe.
    */
   async register (host: string, port: number, files: FileMeta[], wants: string[]): Promise<number> {

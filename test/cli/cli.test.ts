@@ -1,15 +1,13 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { once } from 'node:events'
 import { mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises'
-import net from 'node:net'
 import os, { availableParallelism } from 'node:os'
 import path from 'node:path'
 import { describe, it } from 'node:test'
 import { MAX_LINGER_S, parseLinger } from '../../src/cli/main.ts'
 import { deriveFileId } from '../../src/protocol/file-id.ts'
 import { LARGE_FILE_BYTES, defaultSegmentSize, hashFile } from '../../src/storage/hasher.ts'
-import { BIN, ROOT, runCommand, runDfss, type CliResult } from '../helpers/cli.ts'
+import { BIN, ROOT, refusingAddress, runCommand, runDfss, type CliResult } from '../helpers/cli.ts'
 
 const COMMANDS = ['run', 'demo', 'tracker', 'share', 'get', 'ls', 'bench', 'mpi']
 
@@ -23,15 +21,6 @@ async function runOn (n: number, inputs: Record<string, string>): Promise<{ res:
   } finally {
     await rm(dir, { recursive: true, force: true })
   }
-}
-
-/** A port of 127.0.0.1 that was free a moment ago, with nothing listening on it. */
-async function closedPort (): Promise<number> {
-  const probe = net.createServer().listen(0, '127.0.0.1')
-  await once(probe, 'listening')
-  const port = (probe.address() as net.AddressInfo).port
-  await new Promise(resolve => probe.close(resolve))
-  return port
 }
 
 /** `dfss ARGS` under `ulimit -v KIB` (Linux sh). */
@@ -138,11 +127,11 @@ describe('dfss CLI', () => {
         await fh.truncate(size)
         await fh.close()
       }
-      const port = await closedPort()
-      const r = await runDfss(['share', 'at-limit.bin', 'above.bin', '-t', `127.0.0.1:${port}`, '--host', '127.0.0.1'], { cwd: dir })
+      const tracker = await refusingAddress()
+      const r = await runDfss(['share', 'at-limit.bin', 'above.bin', '-t', tracker, '--host', '127.0.0.1'], { cwd: dir })
       assert.match(r.stdout, /^hashed at-limit\.bin: 512\.0 MiB, 512 segments of 1\.0 MiB, id /m)
       assert.match(r.stdout, /^hashed above\.bin: 512\.0 MiB, 257 segments of 2\.0 MiB, id /m)
-      const told = await runDfss(['share', 'above.bin', '--segment-size', '1MiB', '-t', `127.0.0.1:${port}`, '--host', '127.0.0.1'], { cwd: dir })
+      const told = await runDfss(['share', 'above.bin', '--segment-size', '1MiB', '-t', tracker, '--host', '127.0.0.1'], { cwd: dir })
       assert.match(told.stdout, /^hashed above\.bin: 512\.0 MiB, 513 segments of 1\.0 MiB, id /m)
       // Nothing listens at the port: an ordinary failure once hashed.
       assert.equal(r.code, 1, r.stderr)
@@ -161,8 +150,8 @@ describe('dfss CLI', () => {
       // 1.8 GB of address space: room for Node, not for the 1 GiB each hashing thread is allowed (a thread
       // reserves 0.6-0.9 GiB; where it cannot, V8 kills the whole process).
       // Nothing listens at the port, so the share ends once it has hashed.
-      const port = await closedPort()
-      const r = await runDfssUnderUlimit(1_800_000, ['share', file, '--segment-size', '64KiB', '-t', `127.0.0.1:${port}`, '--host', '127.0.0.1'], dir)
+      const tracker = await refusingAddress()
+      const r = await runDfssUnderUlimit(1_800_000, ['share', file, '--segment-size', '64KiB', '-t', tracker, '--host', '127.0.0.1'], dir)
       assert.equal(r.signal, null, r.stderr)
       assert.match(r.stdout, new RegExp(`^hashed big\\.bin: .*, 41 segments of 64\\.0 KiB, id ${deriveFileId(meta).slice(0, 16)}, in `, 'm'))
       // Then it cannot reach the tracker: an ordinary failure, not a crash.

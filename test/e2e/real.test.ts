@@ -2,7 +2,6 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { cp, mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { after, before, describe, it, type TestContext } from 'node:test'
@@ -10,7 +9,7 @@ import { Connection } from '../../src/net/connection.ts'
 import type { FileMeta, Message } from '../../src/protocol/messages.ts'
 import { openDirect } from '../../src/storage/direct-io.ts'
 import { safeJoin } from '../../src/storage/real-store.ts'
-import { BIN, ROOT, runDfss } from '../helpers/cli.ts'
+import { BIN, ROOT, refusingAddress, runDfss } from '../helpers/cli.ts'
 import { defer, jsonEvents, listFiles, sha256File, spawnDfss, spawnLong, spawnUntil, startShare, startTracker, tempDir, type LongRunning } from '../helpers/proc.ts'
 
 const SEG = 65536
@@ -275,14 +274,10 @@ describe('real mode end to end (tracker, share, get, ls on 127.0.0.1)', { timeou
   it('share exits with an error when the tracker cannot be reached', {
     timeout: 20_000
   }, async t => {
-    // a port that was just free: nothing listens there any more
-    const probe = net.createServer().listen(0, '127.0.0.1')
-    await once(probe, 'listening')
-    const port = (probe.address() as net.AddressInfo).port
-    await new Promise(resolve => probe.close(resolve))
+    const tracker = await refusingAddress()
     const src = await tempDir(t, 'noshare')
     await writeFile(path.join(src, 'x.txt'), 'x')
-    const share = spawnDfss(t, 'share', ['share', path.join(src, 'x.txt'), '-t', `127.0.0.1:${port}`, ...LOOPBACK])
+    const share = spawnDfss(t, 'share', ['share', path.join(src, 'x.txt'), '-t', tracker, ...LOOPBACK])
     await share.waitFor(/dfss share: .*ECONNREFUSED/, { stream: 'stderr' })
     const exit = await share.waitExit(5000)
     assert.equal(exit.code, 1, share.report())

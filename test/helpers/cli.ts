@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { cp, mkdtemp, readdir } from 'node:fs/promises'
+import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -40,4 +42,18 @@ export async function copyFixture (name: string): Promise<string> {
 /** Number of ranks of a fixture directory: its inR.txt files plus the tracker. */
 export async function ranksOf (dir: string): Promise<number> {
   return (await readdir(dir)).filter(f => /^in[0-9]+\.txt$/.test(f)).length + 1
+}
+
+/**
+ * A tracker address where nothing listens: a port of 127.0.0.1 that was free a moment ago, on
+ * 127.0.0.2 (loopback too). The processes under test listen on 127.0.0.1 only, so none of them can
+ * take it; on 127.0.0.1 itself a peer's own uploader was once given that very port and the peer
+ * registered with itself.
+ */
+export async function refusingAddress (): Promise<string> {
+  const probe = net.createServer().listen(0, '127.0.0.1')
+  await once(probe, 'listening')
+  const port = (probe.address() as net.AddressInfo).port
+  await new Promise(resolve => probe.close(resolve))
+  return `127.0.0.2:${port}`
 }
